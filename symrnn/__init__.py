@@ -1,0 +1,30 @@
+"""symrnn: a small Theano-style symbolic graph compiler for recurrent networks.
+
+Example::
+
+    >>> import numpy as np
+    >>> import symrnn, symrnn.tensor as T
+    >>> x = T.dmatrix("x")
+    >>> s = T.sum(1 / (1 + T.exp(-x)))
+    >>> gs = symrnn.grad(s, x)
+    >>> dlogistic = symrnn.function([x], gs)
+    >>> dlogistic([[0, 1], [-1, -2]]).round(8)
+    array([[0.25      , 0.19661193],
+           [0.19661193, 0.10499359]])
+"""
+
+from symrnn import (
+           printing,
+           tensor,  # noqa: F401  (attaches the tensor language to Variable first)
+)
+from symrnn.compile import Function, function
+from symrnn.config import config
+from symrnn.gradient import grad, verify_grad
+from symrnn.graph import clone_replace as clone
+from symrnn.graph import to_networkx
+from symrnn.tensor.basic import shared
+
+__version__ = "0.1.0"
+
+__all__ = ["Function", "clone", "config", "function", "grad", "printing", "shared", "tensor", "to_networkx",
+           "verify_grad"]

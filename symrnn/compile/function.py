@@ -1,0 +1,297 @@
+"""``function()``: compile a graph into a callable, Theano style."""
+
+from __future__ import annotations
+
+import traceback
+import warnings
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from symrnn.compile import codegen, interpreter
+from symrnn.config import config
+from symrnn.graph import (
+    Apply,
+    Constant,
+    GraphShapeError,
+    GraphTypeError,
+    SharedVariable,
+    Variable,
+    clone_replace,
+    describe,
+    graph_inputs,
+    toposort,
+    user_line,
+)
+from symrnn.tensor.basic import as_tensor_variable
+
+MODES = ("FAST_RUN", "FAST_COMPILE", "reference", "DebugMode")
+
+
+class UnusedInputError(ValueError):
+    """An input of ``function`` is not used by any output or update."""
+
+
+def _pairs(updates: Any) -> list[tuple[Any, Any]]:
+    if updates is None:
+        return []
+    if isinstance(updates, dict):
+        return list(updates.items())
+    pairs = list(updates)
+    for pair in pairs:
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+            raise TypeError(f"updates must be a dict or a list of (shared_variable, new_value) pairs, got {pair!r}")
+    return [tuple(p) for p in pairs]  # type: ignore[misc]
+
+
+def _check_update(shared: Any, value: Any) -> Variable:
+    if not isinstance(shared, SharedVariable):
+        raise TypeError(f"update target {shared!r} is not a shared variable; only shared variables can be "
+                        f"updated (at {user_line()})")
+    value = as_tensor_variable(value)
+    if value.dtype != shared.dtype or value.ndim != shared.ndim:
+        raise TypeError(
+            f"the update of shared variable {shared.name!r} has type {value.type!r}, but the variable is "
+            f"{shared.type!r}; cast it (T.cast(value, {shared.dtype!r})) or fix its shape (at {user_line()})")
+    for have, want in zip(value.type.shape, shared.type.shape):
+        if have is not None and want is not None and have != want:
+            raise GraphShapeError(f"the update of shared variable {shared.name!r} has static shape "
+                                  f"{value.type.shape}, which does not fit {shared.type!r} (at {user_line()})")
+    return value
+
+
+def _root_of_view(var: Variable) -> Variable:
+    """Follow ops that return views of their input (``view_map``) back to the viewed variable."""
+    while var.owner is not None:
+        view_map = getattr(var.owner.op, "view_map", {})
+        if var.index not in view_map:
+            break
+        var = var.owner.inputs[view_map[var.index]]
+    return var
+
+
+class Function:
+    """A compiled function.  Call it with the input values (positionally or by input name).
+
+    Attributes: ``source`` (the generated Python), ``inputs``, ``outputs``,
+    ``updates``, ``nodes`` (the scheduled apply nodes) and ``mode``.
+
+    Example::
+
+        >>> import symrnn, symrnn.tensor as T
+        >>> x = T.dscalar("x")
+        >>> f = symrnn.function([x], x ** 2)
+        >>> f(3.0)
+        array(9.)
+    """
+
+    def __init__(self, inputs: list[Variable], outputs: list[Variable], single: bool | None,
+                 updates: list[tuple[SharedVariable, Variable]], mode: str, name: str | None,
+                 allow_input_downcast: bool | None) -> None:
+        self.inputs = inputs
+        self.outputs = outputs
+        self.updates = updates
+        self.mode = mode
+        self.name = name
+        self.allow_input_downcast = allow_input_downcast
+        self._single = single
+        all_outputs = outputs + [value for _, value in updates]
+        self.nodes: list[Apply] = toposort(all_outputs)
+        self.shared: list[SharedVariable] = [v for v in graph_inputs(all_outputs) if isinstance(v, SharedVariable)]
+        given = {id(v) for v in inputs}
+        self.shared = [v for v in self.shared if id(v) not in given]
+        self._input_names = {v.name: i for i, v in enumerate(inputs) if v.name}
+        self._generated: codegen.Generated | None = None
+        self.source: str | None = None
+        if mode != "reference":
+            leaves = {id(v) for v in inputs} | {id(v) for v in self.shared}
+            copies = []
+            for var in all_outputs:
+                root = _root_of_view(var)
+                copies.append(id(root) in leaves or isinstance(root, Constant))
+            self._generated = codegen.generate(inputs, self.shared, self.nodes, all_outputs, copies,
+                                               fn_name=codegen.safe_identifier(name or "compiled", 40))
+            self.source = self._generated.source
+
+    # ---- calling
+    def _filter_inputs(self, args: Sequence[Any], kwargs: dict[str, Any]) -> list[np.ndarray]:
+        values = list(args)
+        if len(values) > len(self.inputs):
+            raise TypeError(f"{self._label()} takes {len(self.inputs)} input(s), got {len(values)}")
+        values += [_MISSING] * (len(self.inputs) - len(values))
+        for key, value in kwargs.items():
+            if key not in self._input_names:
+                raise TypeError(f"{self._label()} has no input named {key!r}")
+            index = self._input_names[key]
+            if values[index] is not _MISSING:
+                raise TypeError(f"{self._label()} got input {key!r} twice")
+            values[index] = value
+        out = []
+        for i, (var, value) in enumerate(zip(self.inputs, values)):
+            what = f"input {i} ({var.name!r})" if var.name else f"input {i}"
+            if value is _MISSING:
+                raise TypeError(f"{self._label()}: missing {what}")
+            if (isinstance(value, np.ndarray) and value.dtype.name == var.dtype
+                    and var.type.accepts_shape(value.shape)):
+                out.append(value)
+            else:
+                out.append(var.type.filter(value, f"{self._label()}: {what}", self.allow_input_downcast))
+        return out
+
+    def _label(self) -> str:
+        return f"function {self.name!r}" if self.name else "function"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        values = self._filter_inputs(args, kwargs)
+        shared_values = [s.container[0] for s in self.shared]
+        if self.mode == "reference":
+            results = self._interpret(values, shared_values)
+        else:
+            results = self._run_compiled(values, shared_values)
+            if self.mode == "DebugMode":
+                self._compare_with_reference(results, self._interpret(values, shared_values))
+        n_out = len(self.outputs)
+        for (shared_var, _), value in zip(self.updates, results[n_out:]):
+            shared_var.container[0] = value
+        outputs = results[:n_out]
+        if self._single:
+            return outputs[0]
+        return outputs
+
+    def _interpret(self, values: list[np.ndarray], shared_values: list[np.ndarray]) -> list[np.ndarray]:
+        env = {id(v): x for v, x in zip(self.inputs, values)}
+        env.update({id(v): x for v, x in zip(self.shared, shared_values)})
+        all_outputs = self.outputs + [value for _, value in self.updates]
+        return [np.array(r, copy=True) for r in interpreter.evaluate(all_outputs, env, self.nodes)]
+
+    def _run_compiled(self, values: list[np.ndarray], shared_values: list[np.ndarray]) -> list[Any]:
+        assert self._generated is not None
+        try:
+            return self._generated.fn(*values, *shared_values)
+        except Exception as exc:  # point the error at the node and at the user's line that built it
+            node = self._failing_node(exc)
+            if node is None:
+                raise
+            message = (f"{exc}\n  while computing {node.op} with inputs "
+                       f"{', '.join(describe(v) for v in node.inputs)}\n  the node was built at {node.trace}")
+            try:
+                new_exc = type(exc)(message)
+            except Exception:
+                raise exc from None
+            raise new_exc.with_traceback(exc.__traceback__) from None
+
+    def _failing_node(self, exc: Exception) -> Apply | None:
+        assert self._generated is not None
+        node = None
+        for frame, lineno in traceback.walk_tb(exc.__traceback__):
+            if frame.f_code.co_filename == self._generated.filename:
+                node = self._generated.line_to_node.get(lineno, node)
+        return node
+
+    def _compare_with_reference(self, got: list[Any], want: list[np.ndarray]) -> None:
+        all_outputs = self.outputs + [value for _, value in self.updates]
+        for i, (var, a, b) in enumerate(zip(all_outputs, got, want)):
+            a = np.asarray(a)
+            if a.dtype != b.dtype or a.shape != b.shape or not np.allclose(a, b, rtol=1e-5, atol=1e-8,
+                                                                            equal_nan=True):
+                raise AssertionError(f"DebugMode: compiled output {i} ({describe(var)}) differs from the "
+                                     f"reference interpreter: {a!r} vs {b!r}")
+
+    def __repr__(self) -> str:
+        ins = ", ".join(describe(v) for v in self.inputs)
+        return f"<symrnn Function {self.name or ''}({ins}) -> {len(self.outputs)} output(s), mode={self.mode}>"
+
+
+_MISSING = object()
+
+
+def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = None, givens: Any = None,
+             mode: str | None = None, name: str | None = None, on_unused_input: str = "raise",
+             allow_input_downcast: bool | None = None, no_default_updates: bool = False) -> Function:
+    """Compile ``outputs`` as a function of ``inputs`` (Theano's ``theano.function``).
+
+    - ``outputs``: a variable (the call returns one array), a list (returns a
+      list) or ``None``/``[]`` (returns ``[]``).
+    - ``updates``: ``(shared, new_value)`` pairs or a dict; applied after every
+      output is computed, so all of them see the old values.
+    - ``givens``: ``{variable: replacement}``, substituted before compiling.
+    - ``mode``: ``"FAST_RUN"`` (default), ``"FAST_COMPILE"``, ``"reference"``
+      (the node-by-node interpreter) or ``"DebugMode"`` (runs both, compares).
+    - ``on_unused_input``: ``"raise"``, ``"warn"`` or ``"ignore"``.
+    - ``allow_input_downcast``: allow inputs that lose precision (see
+      :meth:`TensorType.filter`).
+
+    Example::
+
+        >>> import numpy as np, symrnn, symrnn.tensor as T
+        >>> state = symrnn.shared(0)
+        >>> inc = T.iscalar("inc")
+        >>> acc = symrnn.function([inc], state, updates=[(state, state + inc)])
+        >>> acc(1), acc(300), state.get_value()
+        (array(0), array(1), array(301))
+    """
+    mode = mode or config.mode
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose one of {MODES}")
+    if on_unused_input not in ("raise", "warn", "ignore"):
+        raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', got {on_unused_input!r}")
+    if isinstance(inputs, Variable) or not isinstance(inputs, Iterable):
+        raise TypeError(f"function() takes a list of input variables, got {inputs!r} (at {user_line()})")
+    inputs = list(inputs)
+    for i, var in enumerate(inputs):
+        if not isinstance(var, Variable):
+            raise TypeError(f"function input {i} is {var!r}, not a symbolic variable (at {user_line()})")
+        if isinstance(var, (Constant, SharedVariable)) or var.owner is not None:
+            kind = "a constant" if isinstance(var, Constant) else "a shared variable" if isinstance(
+                var, SharedVariable) else "computed by the graph"
+            raise TypeError(f"function input {i} ({describe(var)}) is {kind}; inputs must be free variables "
+                            f"made with T.matrix(...) etc. (at {user_line()})")
+    if len({id(v) for v in inputs}) != len(inputs):
+        raise ValueError(f"function() got the same input variable twice (at {user_line()})")
+
+    single = isinstance(outputs, Variable) or (outputs is not None and not isinstance(outputs, (list, tuple)))
+    out_list = [] if outputs is None else [outputs] if single else list(outputs)
+    out_list = [as_tensor_variable(v) for v in out_list]
+
+    update_pairs = [(s, _check_update(s, v)) for s, v in _pairs(updates)]
+    seen_targets: set[int] = set()
+    for target, _ in update_pairs:
+        if id(target) in seen_targets:
+            raise ValueError(f"shared variable {target.name!r} is updated twice (at {user_line()})")
+        seen_targets.add(id(target))
+    if not no_default_updates:
+        pending = [v for _, v in update_pairs] + out_list
+        while pending:  # default updates (e.g. random streams) may themselves use shared variables with defaults
+            found = [s for s in graph_inputs(pending) if isinstance(s, SharedVariable)
+                     and s.default_update is not None and id(s) not in seen_targets]
+            pending = []
+            for s in found:
+                seen_targets.add(id(s))
+                value = _check_update(s, s.default_update)
+                update_pairs.append((s, value))
+                pending.append(value)
+
+    if givens:
+        replace = dict(_pairs(givens))
+        everything = out_list + [v for _, v in update_pairs]
+        replaced = clone_replace(everything, replace)
+        out_list = replaced[: len(out_list)]
+        update_pairs = [(s, v) for (s, _), v in zip(update_pairs, replaced[len(out_list):])]
+
+    used = {id(v) for v in graph_inputs(out_list + [v for _, v in update_pairs])}
+    for i, var in enumerate(inputs):
+        if id(var) not in used and on_unused_input != "ignore":
+            message = (f"function input {i} ({describe(var)}) is not used to compute any output or update; "
+                       f"pass on_unused_input='ignore' to allow this (at {user_line()})")
+            if on_unused_input == "raise":
+                raise UnusedInputError(message)
+            warnings.warn(message, stacklevel=2)
+    missing = [v for v in graph_inputs(out_list + [v for _, v in update_pairs])
+               if v.owner is None and not isinstance(v, (Constant, SharedVariable)) and id(v) not in
+               {id(i) for i in inputs}]
+    if missing:
+        raise GraphTypeError(f"the outputs depend on {', '.join(describe(v) for v in missing)}, which "
+                             f"{'is' if len(missing) == 1 else 'are'} not among the inputs of function() "
+                             f"(at {user_line()})")
+    return Function(inputs, out_list, single, update_pairs, mode, name, allow_input_downcast)

@@ -1,0 +1,48 @@
+"""Global settings, Theano style: ``symrnn.config.floatX``.
+
+Settable in code (``config.floatX = "float32"``) or through the environment
+variable ``SYMRNN_FLAGS=floatX=float32,...`` read once at import.
+"""
+
+from __future__ import annotations
+
+import os
+
+_ALLOWED = {
+    "floatX": ("float64", "float32"),
+    "mode": ("FAST_RUN", "FAST_COMPILE", "reference"),
+}
+
+
+class Config:
+    """Holds the flags; assignment is validated so a typo is an error, not a no-op.
+
+    Example::
+
+        >>> from symrnn import config
+        >>> config.floatX
+        'float64'
+    """
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "floatX", "float64")
+        object.__setattr__(self, "mode", "FAST_RUN")
+
+    def __setattr__(self, key: str, value: str) -> None:
+        if key not in _ALLOWED:
+            raise AttributeError(f"symrnn.config has no flag {key!r}; known flags: {sorted(_ALLOWED)}")
+        if value not in _ALLOWED[key]:
+            raise ValueError(f"config.{key} must be one of {_ALLOWED[key]}, got {value!r}")
+        object.__setattr__(self, key, value)
+
+    def apply_flags(self, flags: str) -> None:
+        """Apply a ``name=value,name=value`` string such as ``SYMRNN_FLAGS``."""
+        for item in filter(None, (part.strip() for part in flags.split(","))):
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise ValueError(f"SYMRNN_FLAGS entry {item!r} is not of the form name=value")
+            setattr(self, key.strip(), value.strip())
+
+
+config = Config()
+config.apply_flags(os.environ.get("SYMRNN_FLAGS", ""))

@@ -1,0 +1,600 @@
+"""The graph IR: types, variables, ops and their applications, and traversals.
+
+A graph is a DAG of :class:`Variable` s and :class:`Apply` nodes.  A variable
+is either a graph input (no owner), a :class:`Constant`, a
+:class:`SharedVariable`, or the ``index``-th output of an ``Apply`` node, which
+records an :class:`Op` applied to input variables.
+
+Every traversal here is iterative (principle 4): an unrolled graph of 10,000
+steps must not hit Python's recursion limit.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def user_line() -> str:
+    """Return ``file:line`` of the innermost stack frame outside symrnn.
+
+    This is how graph-building errors point at the user's code.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not os.path.abspath(filename).startswith(_PACKAGE_DIR) and not filename.startswith("<frozen"):
+            return f"{filename}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "<unknown>"
+
+
+def describe(var: Variable) -> str:
+    """A short human description of a variable: name (if any), dtype and shape."""
+    label = f"{var.name!r}: " if var.name else ""
+    return f"{label}{var.type}"
+
+
+class GraphTypeError(TypeError):
+    """A dtype or ndim mistake found while building a graph or calling a function."""
+
+
+class GraphShapeError(ValueError):
+    """A static shape mistake found while building a graph or calling a function."""
+
+
+def op_error(op: Any, inputs: Sequence[Variable], message: str, kind: type = GraphTypeError) -> Exception:
+    """Build an exception that names the op, its input types and the user's line."""
+    lines = [f"{op}: {message}"]
+    if inputs:
+        lines.append("  inputs: " + ", ".join(describe(v) for v in inputs))
+    lines.append(f"  at {user_line()}")
+    return kind("\n".join(lines))
+
+
+# --------------------------------------------------------------------------- types
+
+
+def _normalize_dtype(dtype: Any) -> str:
+    try:
+        name = np.dtype(dtype).name
+    except TypeError as exc:
+        raise GraphTypeError(f"{dtype!r} is not a dtype") from exc
+    if name not in SUPPORTED_DTYPES:
+        raise GraphTypeError(f"dtype {name!r} is not supported; use one of {sorted(SUPPORTED_DTYPES)}")
+    return name
+
+
+SUPPORTED_DTYPES = frozenset(
+    ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16", "float32", "float64"]
+)
+FLOAT_DTYPES = frozenset(["float16", "float32", "float64"])
+INT_DTYPES = frozenset(["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"])
+
+
+class TensorType:
+    """A dtype plus a static shape whose entries are ints or ``None`` (unknown).
+
+    A dimension of static size 1 is *broadcastable*; broadcasting follows from
+    these known 1s only, never from runtime values.
+
+    Example::
+
+        >>> t = TensorType("float32", (None, 3))
+        >>> t.ndim, t.broadcastable
+        (2, (False, False))
+        >>> x = t("x")    # a new input variable of this type
+    """
+
+    __slots__ = ("dtype", "shape")
+
+    def __init__(self, dtype: Any, shape: Sequence[int | None]) -> None:
+        dims = []
+        for dim in shape:
+            if dim is None:
+                dims.append(None)
+            elif isinstance(dim, (int, np.integer)) and not isinstance(dim, bool) and dim >= 0:
+                dims.append(int(dim))
+            else:
+                raise GraphTypeError(f"static shape entries must be non-negative ints or None, got {dim!r}")
+        self.dtype = _normalize_dtype(dtype)
+        self.shape: tuple[int | None, ...] = tuple(dims)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def broadcastable(self) -> tuple[bool, ...]:
+        return tuple(dim == 1 for dim in self.shape)
+
+    @property
+    def is_float(self) -> bool:
+        return self.dtype in FLOAT_DTYPES
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TensorType) and self.dtype == other.dtype and self.shape == other.shape
+
+    def __hash__(self) -> int:
+        return hash((self.dtype, self.shape))
+
+    def __repr__(self) -> str:
+        dims = ", ".join("?" if d is None else str(d) for d in self.shape)
+        if self.ndim == 1:
+            dims += ","
+        return f"{self.dtype}({dims})"
+
+    def clone(self, dtype: Any = None, shape: Sequence[int | None] | None = None) -> TensorType:
+        return TensorType(self.dtype if dtype is None else dtype, self.shape if shape is None else shape)
+
+    def __call__(self, name: str | None = None) -> Variable:
+        """Make a new graph-input variable of this type."""
+        return Variable(self, name=name)
+
+    def accepts_shape(self, shape: tuple[int, ...]) -> bool:
+        """Whether a runtime shape fits this static shape."""
+        return len(shape) == self.ndim and all(s is None or s == d for s, d in zip(self.shape, shape))
+
+    def filter(self, value: Any, what: str, allow_downcast: bool | None = None) -> np.ndarray:
+        """Convert ``value`` to an array of this type, or raise an error naming ``what``.
+
+        Upcasting is always allowed. Downcasting (a loss of precision) happens only
+        with ``allow_downcast=True``; with ``None`` (Theano's default) a Python
+        float or list may be downcast to ``config.floatX``.
+        """
+        from symrnn.config import config
+
+        is_python = not isinstance(value, (np.ndarray, np.generic))
+        arr = np.asarray(value)
+        if arr.dtype == object or arr.dtype.kind not in "biuf":
+            raise GraphTypeError(f"{what}: expected numbers of dtype {self.dtype}, got {arr.dtype} data")
+        if arr.ndim != self.ndim:
+            raise GraphTypeError(
+                f"{what}: expected {self.ndim} dimension(s) ({self!r}), got an array of shape {arr.shape}"
+            )
+        if arr.dtype.name != self.dtype:
+            safe = np.can_cast(arr.dtype, self.dtype, "safe")
+            if is_python and not safe and arr.dtype.kind in "iu" and self.dtype in FLOAT_DTYPES:
+                safe = True  # a Python int list into a float input, as Theano allows
+            if is_python and arr.dtype.kind in "iub" and self.dtype in INT_DTYPES:
+                safe = np.array_equal(arr.astype(self.dtype), arr)  # Python ints that fit
+            downcast_ok = allow_downcast or (
+                allow_downcast is None and is_python and self.dtype == config.floatX
+            )
+            if not (safe or downcast_ok):
+                raise GraphTypeError(
+                    f"{what}: expected dtype {self.dtype}, got {arr.dtype}; converting would lose "
+                    f"precision (cast it yourself, or pass allow_input_downcast=True)"
+                )
+            arr = arr.astype(self.dtype)
+        if not self.accepts_shape(arr.shape):
+            raise GraphShapeError(f"{what}: expected shape {self!r}, got an array of shape {arr.shape}")
+        return arr
+
+
+# --------------------------------------------------------------------------- variables
+
+
+class Variable:
+    """A symbolic value in a graph: a graph input, a constant, a shared value or an op's output.
+
+    Python operators build graph nodes (``x + y``, ``x[1:]``, ``x @ W``); the
+    comparisons ``<, <=, >, >=`` are symbolic too, while ``==`` keeps Python's
+    identity meaning (use ``T.eq`` for the elementwise comparison), as in Theano.
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> x = T.matrix("x")
+        >>> y = (x * 2).sum(axis=1)
+        >>> y.type
+        float64(?,)
+    """
+
+    def __init__(self, type: TensorType, owner: Apply | None = None, index: int | None = None,
+                 name: str | None = None) -> None:
+        if name is not None and not isinstance(name, str):
+            raise GraphTypeError(f"a variable's name must be a str, got {type(name).__name__}")
+        self.type = type
+        self.owner = owner
+        self.index = index
+        self.name = name
+        self.trace = user_line() if owner is None else None
+
+    # ---- type shortcuts
+    @property
+    def dtype(self) -> str:
+        return self.type.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.type.ndim
+
+    @property
+    def broadcastable(self) -> tuple[bool, ...]:
+        return self.type.broadcastable
+
+    @property
+    def static_shape(self) -> tuple[int | None, ...]:
+        return self.type.shape
+
+    def clone(self) -> Variable:
+        """A new owner-less variable of the same type and name (for inputs and clones)."""
+        return Variable(self.type, name=self.name)
+
+    def __repr__(self) -> str:
+        if self.name:
+            return self.name
+        if self.owner is not None:
+            suffix = "" if len(self.owner.outputs) == 1 else f".{self.index}"
+            return f"{self.owner.op}.out{suffix}"
+        return f"<{self.type}>"
+
+    def __str__(self) -> str:
+        return repr(self)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __bool__(self) -> bool:
+        raise GraphTypeError(
+            f"symbolic variable {self!r} has no truth value at graph-building time; "
+            f"use T.switch/T.where for a symbolic condition (at {user_line()})"
+        )
+
+    def __iter__(self):
+        raise GraphTypeError(
+            f"cannot iterate over symbolic variable {self!r}; index it (x[i]) or use scan (at {user_line()})"
+        )
+
+    def __len__(self) -> int:
+        raise GraphTypeError(f"len() of symbolic variable {self!r} is not defined; use x.shape[0] (at {user_line()})")
+
+    # The tensor language (operators, .T, .shape, .sum(), ...) is attached to this
+    # class by symrnn.tensor.variable, which keeps graph.py free of op imports.
+
+
+class Constant(Variable):
+    """A variable with a fixed value.  ``weak`` marks a Python scalar whose dtype yields to its partner's.
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> c = T.constant([1.0, 2.0])
+        >>> c.data
+        array([1., 2.])
+    """
+
+    def __init__(self, type: TensorType, data: np.ndarray, name: str | None = None, weak: bool = False) -> None:
+        super().__init__(type, name=name)
+        data = np.array(data, dtype=type.dtype, copy=True)
+        data.setflags(write=False)
+        self.data = data
+        self.weak = weak
+
+    def signature(self) -> tuple:
+        """What makes two constants interchangeable (used by merge)."""
+        return (self.type, self.data.tobytes())
+
+    def clone(self) -> Constant:
+        return Constant(self.type, self.data, name=self.name, weak=self.weak)
+
+    def __repr__(self) -> str:
+        if self.name:
+            return self.name
+        if self.data.size <= 4:
+            return np.array2string(self.data, separator=", ")
+        return f"Constant{{{self.type}}}"
+
+
+class SharedVariable(Variable):
+    """A variable whose value persists between calls of compiled functions (Theano's ``shared``).
+
+    Its static shape is all ``None`` unless given, so ``set_value`` may change it.
+
+    Example::
+
+        >>> import symrnn
+        >>> s = symrnn.shared(0.0, name="state")
+        >>> s.set_value(3.0); s.get_value()
+        array(3.)
+    """
+
+    def __init__(self, value: Any, name: str | None = None, borrow: bool = False,
+                 shape: Sequence[int | None] | None = None) -> None:
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "biuf":
+            raise GraphTypeError(f"shared({name!r}): a value of dtype {arr.dtype} is not a number array")
+        if arr.dtype == np.float64 and not isinstance(value, (np.ndarray, np.generic)):
+            from symrnn.config import config
+
+            arr = arr.astype(config.floatX)  # Python floats follow floatX, as in Theano
+        type_ = TensorType(arr.dtype, shape if shape is not None else (None,) * arr.ndim)
+        if not type_.accepts_shape(arr.shape):
+            raise GraphShapeError(f"shared({name!r}): value of shape {arr.shape} does not fit {type_!r}")
+        super().__init__(type_, name=name)
+        self.container = [arr if borrow and isinstance(value, np.ndarray) else np.array(arr, copy=True)]
+        self.default_update: Variable | None = None
+
+    def get_value(self, borrow: bool = False) -> np.ndarray:
+        """Return the current value (a copy unless ``borrow=True``)."""
+        value = self.container[0]
+        return value if borrow else value.copy()
+
+    def set_value(self, value: Any, borrow: bool = False) -> None:
+        """Replace the value; its dtype and ndim must fit this variable's type."""
+        arr = self.type.filter(value, f"set_value of shared variable {self.name or '<unnamed>'!r}")
+        self.container[0] = arr if borrow and arr is value else np.array(arr, copy=True)
+
+    def clone(self) -> SharedVariable:
+        raise GraphTypeError("shared variables are not cloned; they stay the same object in every graph")
+
+    def __repr__(self) -> str:
+        return self.name or f"<shared {self.type}>"
+
+
+# --------------------------------------------------------------------------- ops and applications
+
+
+class Apply:
+    """One application of an op to input variables, producing output variables."""
+
+    __slots__ = ("op", "inputs", "outputs", "trace", "__weakref__")
+
+    def __init__(self, op: Op, inputs: Sequence[Variable], output_types: Sequence[TensorType]) -> None:
+        for var in inputs:
+            if not isinstance(var, Variable):
+                raise GraphTypeError(f"{op}: input {var!r} is not a symbolic variable")
+        self.op = op
+        self.inputs = list(inputs)
+        self.outputs = [Variable(t, owner=self, index=i) for i, t in enumerate(output_types)]
+        self.trace = user_line()
+
+    @property
+    def out(self) -> Variable:
+        if len(self.outputs) != 1:
+            raise ValueError(f"{self.op} has {len(self.outputs)} outputs; use .outputs")
+        return self.outputs[0]
+
+    def clone_with_new_inputs(self, inputs: Sequence[Variable]) -> Apply:
+        """Rebuild this node on new inputs through the op's own type checks."""
+        node = self.op.make_node(*inputs)
+        node.trace = self.trace
+        for old, new in zip(self.outputs, node.outputs):
+            new.name = old.name
+        return node
+
+    def __repr__(self) -> str:
+        return f"{self.op}({', '.join(map(repr, self.inputs))})"
+
+
+class Op:
+    """Base class of every operation.  One op keeps four things in one place:
+
+    - ``make_node(*inputs)``: type and static-shape check, returns an :class:`Apply`;
+    - ``perform(node, inputs)``: the NumPy reference, returns a list of arrays;
+    - ``grad(node, output_grads)``: the symbolic gradient, a list with one entry per
+      input (a Variable, ``None`` for "no gradient flows", or :func:`grad_undefined`);
+    - ``emit(node, inputs, outputs, ctx)``: Python source that computes the outputs
+      from the input names, over the array module ``xp``.
+
+    ``__props__`` names the attributes that make two instances equal, which lets
+    the merge rewrite recognise identical computations.
+    """
+
+    __props__: tuple[str, ...] = ()
+
+    def make_node(self, *inputs: Any) -> Apply:
+        raise NotImplementedError
+
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        raise NotImplementedError(f"{self} has no NumPy reference")
+
+    def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:
+        return [grad_undefined(self, i, "this op defines no gradient") for i in range(len(node.inputs))]
+
+    def emit(self, node: Apply, inputs: list[str], outputs: list[str], ctx: Any) -> str:
+        """Python source for this node.  The default calls ``perform`` through a bound name."""
+        op_name = ctx.bind(self)
+        node_name = ctx.bind(node)
+        if len(outputs) == 1:
+            return f"{outputs[0]}, = {op_name}.perform({node_name}, [{', '.join(inputs)}])"
+        return f"{', '.join(outputs)}, = {op_name}.perform({node_name}, [{', '.join(inputs)}])"
+
+    def __call__(self, *inputs: Any) -> Any:
+        node = self.make_node(*inputs)
+        return node.outputs[0] if len(node.outputs) == 1 else node.outputs
+
+    def _props(self) -> tuple:
+        return tuple(getattr(self, p) for p in self.__props__)
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self._props() == other._props()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._props()))
+
+    def __str__(self) -> str:
+        name = getattr(self, "name", None) or type(self).__name__
+        return name
+
+    def __repr__(self) -> str:
+        props = ", ".join(f"{p}={getattr(self, p)!r}" for p in self.__props__)
+        return f"{type(self).__name__}({props})"
+
+
+class NullGradient:
+    """Marks a gradient that is mathematically undefined; it errors only if it reaches a requested input."""
+
+    def __init__(self, op: Any, index: int, reason: str) -> None:
+        self.op, self.index, self.reason = op, index, reason
+
+    def message(self) -> str:
+        return f"the gradient of {self.op} with respect to its input {self.index} is undefined: {self.reason}"
+
+
+def grad_undefined(op: Any, index: int, reason: str) -> NullGradient:
+    """Return the marker for an undefined gradient (see :class:`Op`)."""
+    return NullGradient(op, index, reason)
+
+
+# --------------------------------------------------------------------------- traversals
+
+
+def toposort(outputs: Iterable[Variable], stop_at: Iterable[Variable] = ()) -> list[Apply]:
+    """Apply nodes that lead to ``outputs``, inputs before their users (iterative DFS).
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> x = T.vector("x")
+        >>> [str(n.op) for n in toposort([T.exp(x) + 1])]
+        ['exp', 'add']
+    """
+    stop = {id(v) for v in stop_at}
+    order: list[Apply] = []
+    done: set[int] = set()
+    for out in outputs:
+        if out.owner is None or id(out.owner) in done or id(out) in stop:
+            continue
+        stack: list[tuple[Apply, int]] = [(out.owner, 0)]
+        on_stack = {id(out.owner)}
+        while stack:
+            node, i = stack[-1]
+            if i < len(node.inputs):
+                stack[-1] = (node, i + 1)
+                parent = node.inputs[i].owner
+                if parent is not None and id(parent) not in done and id(node.inputs[i]) not in stop:
+                    if id(parent) in on_stack:
+                        raise ValueError("the graph has a cycle")
+                    stack.append((parent, 0))
+                    on_stack.add(id(parent))
+            else:
+                stack.pop()
+                on_stack.discard(id(node))
+                done.add(id(node))
+                order.append(node)
+    return order
+
+
+def graph_inputs(outputs: Iterable[Variable]) -> list[Variable]:
+    """The owner-less variables (inputs, constants, shared) that ``outputs`` depend on, in first-seen order."""
+    outputs = list(outputs)
+    seen: dict[int, Variable] = {}
+    for var in outputs:
+        if var.owner is None:
+            seen.setdefault(id(var), var)
+    for node in toposort(outputs):
+        for var in node.inputs:
+            if var.owner is None:
+                seen.setdefault(id(var), var)
+    return list(seen.values())
+
+
+def ancestors(outputs: Iterable[Variable]) -> set[int]:
+    """Ids of every variable ``outputs`` depend on, themselves included."""
+    outputs = list(outputs)
+    ids = {id(v) for v in outputs}
+    for node in toposort(outputs):
+        ids.update(id(v) for v in node.inputs)
+        ids.update(id(v) for v in node.outputs)
+    return ids
+
+
+def clone_replace(outputs: Sequence[Variable], replace: dict[Variable, Variable] | None = None,
+                  copy_inputs: bool = False) -> list[Variable]:
+    """Copy the graph of ``outputs``, substituting variables per ``replace`` (this is how ``givens`` works).
+
+    Each replacement must have the same dtype and ndim as what it replaces.  With
+    ``copy_inputs`` the graph inputs are cloned too (shared variables and
+    constants are kept).
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> x, y = T.vector("x"), T.vector("y")
+        >>> [z] = clone_replace([x * 2], {x: y})
+        >>> z.owner.inputs[0] is y
+        True
+    """
+    replace = dict(replace or {})
+    memo: dict[int, Variable] = {}
+    for old, new in replace.items():
+        from symrnn.tensor.basic import as_tensor_variable
+
+        new = as_tensor_variable(new)
+        if new.dtype != old.dtype or new.ndim != old.ndim:
+            raise GraphTypeError(
+                f"cannot replace {describe(old)} by {describe(new)}: the dtype and ndim must match (at {user_line()})"
+            )
+        memo[id(old)] = new
+    outputs = list(outputs)
+    stop = list(replace)
+    for var in graph_inputs(outputs) if copy_inputs else ():
+        if id(var) not in memo and not isinstance(var, (SharedVariable, Constant)):
+            memo[id(var)] = var.clone()
+    for node in toposort(outputs, stop_at=stop):
+        new_inputs = [memo.get(id(v), v) for v in node.inputs]
+        if all(a is b for a, b in zip(new_inputs, node.inputs)):
+            continue  # nothing below this node changed: share it
+        new_node = node.clone_with_new_inputs(new_inputs)
+        for old, new in zip(node.outputs, new_node.outputs):
+            memo[id(old)] = new
+    return [memo.get(id(v), v) for v in outputs]
+
+
+def to_networkx(outputs: Variable | Sequence[Variable]) -> Any:
+    """Export the graph of ``outputs`` as a ``networkx.DiGraph``.
+
+    Variables and apply nodes are both graph nodes (a bipartite graph), keyed by
+    strings ``"v<id>"`` and ``"a<id>"``; node attributes are ``kind`` ("variable"
+    or "apply"), ``op``, ``type``, ``dtype``, ``shape``, ``name`` and ``trace``.
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> x = T.vector("x")
+        >>> g = to_networkx(T.exp(x))
+        >>> sorted(d["kind"] for _, d in g.nodes(data=True))
+        ['apply', 'variable', 'variable']
+    """
+    import networkx as nx
+
+    if isinstance(outputs, Variable):
+        outputs = [outputs]
+    outputs = list(outputs)
+    graph = nx.DiGraph()
+
+    def add_var(var: Variable) -> str:
+        key = f"v{id(var)}"
+        if key not in graph:
+            kind = "constant" if isinstance(var, Constant) else "shared" if isinstance(var, SharedVariable) else (
+                "input" if var.owner is None else "intermediate")
+            graph.add_node(key, kind="variable", role=kind, name=var.name, type=repr(var.type),
+                           dtype=var.dtype, shape=var.type.shape, op=None,
+                           trace=var.trace if var.owner is None else var.owner.trace)
+        return key
+
+    for node in toposort(outputs):
+        akey = f"a{id(node)}"
+        graph.add_node(akey, kind="apply", op=str(node.op), name=None, type=None, dtype=None, shape=None,
+                       trace=node.trace)
+        for pos, var in enumerate(node.inputs):
+            graph.add_edge(add_var(var), akey, position=pos)
+        for pos, var in enumerate(node.outputs):
+            graph.add_edge(akey, add_var(var), position=pos)
+    for pos, var in enumerate(outputs):
+        graph.nodes[add_var(var)]["output"] = pos
+    return graph

@@ -1,0 +1,351 @@
+"""Elementwise ops with NumPy broadcasting on static shapes.
+
+Each op is one row below: its name, arity, NumPy reference, emitted source
+template and gradient.  A gradient rule receives the node's inputs, its output
+and the output gradient, and returns one gradient per input *at the output's
+shape*; :class:`Elemwise` then sums each back to its input's shape (undoing the
+broadcast) and casts it to the input's dtype.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from symrnn.config import config
+from symrnn.graph import (
+    FLOAT_DTYPES,
+    Apply,
+    Constant,
+    GraphShapeError,
+    GraphTypeError,
+    Op,
+    TensorType,
+    Variable,
+    op_error,
+)
+from symrnn.tensor.basic import as_tensor_variable, constant
+
+GradRule = Callable[..., Sequence[Any]]
+
+
+def broadcast_static_shapes(op: Any, inputs: Sequence[Variable]) -> tuple[int | None, ...]:
+    """NumPy's broadcasting on static shapes: known sizes must agree unless one is 1."""
+    ndim = max((v.ndim for v in inputs), default=0)
+    padded = [(1,) * (ndim - v.ndim) + v.type.shape for v in inputs]
+    out: list[int | None] = []
+    for axis in range(ndim):
+        sizes = {p[axis] for p in padded}
+        known = {s for s in sizes if s is not None and s != 1}
+        if len(known) > 1:
+            shapes = " and ".join(str(v.type.shape) for v in inputs)
+            raise op_error(op, inputs, f"shapes {shapes} cannot be broadcast together (axis {axis}: "
+                                       f"sizes {sorted(known)})", GraphShapeError)
+        if known:
+            out.append(known.pop())
+        elif None in sizes:
+            out.append(None)
+        else:
+            out.append(1)
+    return tuple(out)
+
+
+def _fits(value: np.ndarray, dtype: str) -> bool:
+    with np.errstate(all="ignore"):
+        return bool(np.all(value.astype(dtype) == value))
+
+
+def harmonize_weak(inputs: Sequence[Variable]) -> list[Variable]:
+    """Give weak (Python-scalar) constants the dtype of the strong operands, as NumPy 2 does."""
+    strong = [v.dtype for v in inputs if not (isinstance(v, Constant) and v.weak)]
+    if not strong or len(strong) == len(inputs):
+        return list(inputs)
+    common = np.result_type(*strong).name
+    out = []
+    for v in inputs:
+        if isinstance(v, Constant) and v.weak:
+            target = common
+            if v.dtype in FLOAT_DTYPES and common not in FLOAT_DTYPES:
+                target = np.result_type(common, config.floatX).name
+            elif v.dtype == "int64" and common == "bool":
+                target = "int64"
+            elif not _fits(v.data, target):
+                target = np.result_type(common, np.min_scalar_type(v.data.item())).name
+            v = constant(v.data.astype(target))
+        out.append(v)
+    return out
+
+
+class Elemwise(Op):
+    """An elementwise op defined by a spec: NumPy reference, source template and gradient rule.
+
+    ``code`` is a format string over the input names, e.g. ``"{0} + {1}"``; the
+    array module is ``xp``.  ``out_dtype`` fixes the output dtype (comparisons
+    give ``bool``); otherwise NumPy's own type resolution decides.
+    """
+
+    __props__ = ("name",)
+
+    def __init__(self, name: str, nin: int, impl: Callable[..., Any], code: str,
+                 grad_rule: GradRule | None = None, out_dtype: str | None = None,
+                 upcast: tuple[int, ...] | None = None, input_kinds: str = "biuf") -> None:
+        self.name = name
+        self.nin = nin
+        self.impl = impl
+        self.code = code
+        self.grad_rule = grad_rule
+        self.out_dtype = out_dtype
+        self.upcast = tuple(range(nin)) if upcast is None else upcast
+        self.input_kinds = input_kinds
+
+    def output_dtype(self, dtypes: Sequence[str]) -> str:
+        if self.out_dtype is not None:
+            return self.out_dtype
+        with np.errstate(all="ignore"):
+            probe = self.impl(*[np.ones((), dtype=d) for d in dtypes])
+        return np.asarray(probe).dtype.name
+
+    def make_node(self, *inputs: Any) -> Apply:
+        if len(inputs) != self.nin:
+            raise op_error(self, [], f"takes {self.nin} input(s), got {len(inputs)}")
+        inputs = [as_tensor_variable(v) for v in inputs]
+        positions = list(self.upcast)
+        harmonized = harmonize_weak([inputs[i] for i in positions])
+        for i, v in zip(positions, harmonized):
+            inputs[i] = v
+        for v in inputs:
+            if v.dtype == "bool" and "b" not in self.input_kinds or np.dtype(v.dtype).kind not in self.input_kinds:
+                raise op_error(self, inputs, f"does not accept dtype {v.dtype}")
+        shape = broadcast_static_shapes(self, inputs)
+        try:
+            dtype = self.output_dtype([v.dtype for v in inputs])
+        except TypeError as exc:
+            raise op_error(self, inputs, f"NumPy does not support these dtypes ({exc})") from None
+        return Apply(self, inputs, [TensorType(dtype, shape)])
+
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        return [np.asarray(self.impl(*inputs), dtype=node.outputs[0].dtype)]
+
+    def emit(self, node: Apply, inputs: list[str], outputs: list[str], ctx: Any) -> str:
+        return f"{outputs[0]} = {self.code.format(*inputs)}"
+
+    def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:
+        (out,), (g,) = node.outputs, output_grads
+        if self.grad_rule is None:
+            return [None] * self.nin
+        raw = self.grad_rule(*node.inputs, out, g)
+        result = []
+        for x, gx in zip(node.inputs, raw):
+            if x.dtype not in FLOAT_DTYPES:
+                gx = None  # no gradient flows into integers or booleans
+            elif isinstance(gx, Variable):
+                gx = sum_to(gx, x.type.shape)
+                if gx.dtype != x.dtype:
+                    gx = cast(gx, x.dtype)
+            result.append(gx)
+        return result
+
+
+def sum_to(g: Variable, shape: Sequence[int | None]) -> Variable:
+    """Sum ``g`` over the axes that broadcasting added or stretched, to reach static ``shape``."""
+    from symrnn.ops.reduce import sum as reduce_sum
+
+    lead = g.ndim - len(shape)
+    if lead > 0:
+        g = reduce_sum(g, axis=tuple(range(lead)))
+    stretched = tuple(i for i, (gs, xs) in enumerate(zip(g.type.shape, shape)) if xs == 1 and gs != 1)
+    if stretched:
+        g = reduce_sum(g, axis=stretched, keepdims=True)
+    return g
+
+
+def _elemwise(name: str, nin: int, impl: Callable[..., Any], code: str, grad_rule: GradRule | None = None,
+              doc: str = "", **kwargs: Any) -> Callable[..., Variable]:
+    op = Elemwise(name, nin, impl, code, grad_rule, **kwargs)
+
+    def apply(*inputs: Any) -> Variable:
+        return op(*inputs)
+
+    apply.__name__ = name
+    apply.__qualname__ = name
+    apply.__doc__ = doc or f"Elementwise ``{name}`` with NumPy broadcasting."
+    apply.op = op  # type: ignore[attr-defined]
+    return apply
+
+
+def _zero(x: Variable) -> Variable:
+    return zeros_like_float(x)
+
+
+def zeros_like_float(x: Variable) -> Variable:
+    """Zeros of ``x``'s shape in a float dtype (the gradient of a piecewise-constant op)."""
+    from symrnn.ops.shape import zeros_like
+
+    return zeros_like(x, dtype=x.dtype if x.dtype in FLOAT_DTYPES else config.floatX)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # Numerically stable in both tails, unlike 1 / (1 + exp(-x)) for large negative x.
+    return np.exp(-np.logaddexp(0, -x))
+
+
+def _hard_sigmoid(x: np.ndarray) -> np.ndarray:
+    return np.clip(x * 0.2 + 0.5, 0, 1)
+
+
+def _softplus(x: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0, x)
+
+
+def _relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0)
+
+
+# ---- arithmetic
+add = _elemwise("add", 2, np.add, "{0} + {1}", lambda x, y, z, g: [g, g], "``x + y``.")
+sub = _elemwise("sub", 2, np.subtract, "{0} - {1}", lambda x, y, z, g: [g, neg(g)], "``x - y``.")
+mul = _elemwise("mul", 2, np.multiply, "{0} * {1}", lambda x, y, z, g: [mul(g, y), mul(g, x)], "``x * y``.")
+true_div = _elemwise(
+    "true_div", 2, np.true_divide, "{0} / {1}",
+    lambda x, y, z, g: [true_div(g, y), neg(true_div(mul(g, z), y))], "``x / y`` (true division).")
+int_div = _elemwise(
+    "int_div", 2, np.floor_divide, "{0} // {1}", lambda x, y, z, g: [_zero(x), _zero(y)],
+    "``x // y`` (floor division); its gradient is zero almost everywhere.")
+mod = _elemwise(
+    "mod", 2, np.mod, "{0} % {1}", lambda x, y, z, g: [g, neg(mul(g, floor(true_div(x, y))))],
+    "``x % y`` with Python's sign convention.")
+neg = _elemwise("neg", 1, np.negative, "-{0}", lambda x, z, g: [neg(g)], "``-x``.")
+pow = _elemwise(
+    "pow", 2, np.power, "{0} ** {1}",
+    lambda x, y, z, g: [mul(g, mul(y, pow(x, sub(y, 1)))), mul(g, mul(z, log(x)))], "``x ** y``.")
+maximum = _elemwise(
+    "maximum", 2, np.maximum, "xp.maximum({0}, {1})",
+    lambda x, y, z, g: [mul(g, ge(x, y)), mul(g, lt(x, y))],
+    "Elementwise maximum; at ties the gradient goes to the first input.")
+minimum = _elemwise(
+    "minimum", 2, np.minimum, "xp.minimum({0}, {1})",
+    lambda x, y, z, g: [mul(g, le(x, y)), mul(g, gt(x, y))],
+    "Elementwise minimum; at ties the gradient goes to the first input.")
+clip = _elemwise(
+    "clip", 3, np.clip, "xp.clip({0}, {1}, {2})",
+    lambda x, lo, hi, z, g: [mul(g, and_(ge(x, lo), le(x, hi))), mul(g, lt(x, lo)), mul(g, gt(x, hi))],
+    "``clip(x, lo, hi)``: ``x`` limited to ``[lo, hi]``.")
+
+# ---- unary math
+exp = _elemwise("exp", 1, np.exp, "xp.exp({0})", lambda x, z, g: [mul(g, z)], "``e ** x``.")
+log = _elemwise("log", 1, np.log, "xp.log({0})", lambda x, z, g: [true_div(g, x)], "Natural logarithm.")
+log1p = _elemwise("log1p", 1, np.log1p, "xp.log1p({0})", lambda x, z, g: [true_div(g, add(x, 1))], "``log(1 + x)``.")
+expm1 = _elemwise("expm1", 1, np.expm1, "xp.expm1({0})", lambda x, z, g: [mul(g, add(z, 1))], "``exp(x) - 1``.")
+sqrt = _elemwise("sqrt", 1, np.sqrt, "xp.sqrt({0})", lambda x, z, g: [true_div(mul(g, 0.5), z)], "Square root.")
+sqr = _elemwise("sqr", 1, np.square, "xp.square({0})", lambda x, z, g: [mul(g, mul(x, 2))], "``x * x``.")
+abs_ = _elemwise("abs", 1, np.abs, "xp.abs({0})", lambda x, z, g: [mul(g, sign(x))], "Absolute value.")
+sign = _elemwise("sign", 1, np.sign, "xp.sign({0})", lambda x, z, g: [_zero(x)], "Sign: -1, 0 or 1.")
+floor = _elemwise("floor", 1, np.floor, "xp.floor({0})", lambda x, z, g: [_zero(x)], "Round down.")
+ceil = _elemwise("ceil", 1, np.ceil, "xp.ceil({0})", lambda x, z, g: [_zero(x)], "Round up.")
+round_ = _elemwise("round", 1, np.round, "xp.round({0})", lambda x, z, g: [_zero(x)],
+                   "Round half to even, as NumPy does.")
+sin = _elemwise("sin", 1, np.sin, "xp.sin({0})", lambda x, z, g: [mul(g, cos(x))], "Sine.")
+cos = _elemwise("cos", 1, np.cos, "xp.cos({0})", lambda x, z, g: [neg(mul(g, sin(x)))], "Cosine.")
+tanh = _elemwise("tanh", 1, np.tanh, "xp.tanh({0})", lambda x, z, g: [mul(g, sub(1, mul(z, z)))],
+                 "Hyperbolic tangent.")
+sigmoid = _elemwise(
+    "sigmoid", 1, _sigmoid, "xp.exp(-xp.logaddexp(0, -{0}))", lambda x, z, g: [mul(g, mul(z, sub(1, z)))],
+    "The logistic function ``1 / (1 + exp(-x))``, stable for large ``|x|``.", input_kinds="f")
+hard_sigmoid = _elemwise(
+    "hard_sigmoid", 1, _hard_sigmoid, "xp.clip({0} * 0.2 + 0.5, 0, 1)",
+    lambda x, z, g: [mul(g, mul(and_(gt(z, 0), lt(z, 1)), 0.2))],
+    "Piecewise-linear sigmoid ``clip(0.2 x + 0.5, 0, 1)``, as in Theano.", input_kinds="f")
+softplus = _elemwise("softplus", 1, _softplus, "xp.logaddexp(0, {0})", lambda x, z, g: [mul(g, sigmoid(x))],
+                     "``log(1 + exp(x))``, stable for large ``x``.", input_kinds="f")
+_relu_op = _elemwise("relu", 1, _relu, "xp.maximum({0}, 0)", lambda x, z, g: [mul(g, gt(x, 0))],
+                     "Rectified linear unit ``max(x, 0)``.")
+
+# ---- comparisons and logic (no gradient: their outputs are bool)
+lt = _elemwise("lt", 2, np.less, "{0} < {1}", out_dtype="bool", doc="``x < y``.")
+gt = _elemwise("gt", 2, np.greater, "{0} > {1}", out_dtype="bool", doc="``x > y``.")
+le = _elemwise("le", 2, np.less_equal, "{0} <= {1}", out_dtype="bool", doc="``x <= y``.")
+ge = _elemwise("ge", 2, np.greater_equal, "{0} >= {1}", out_dtype="bool", doc="``x >= y``.")
+eq = _elemwise("eq", 2, np.equal, "{0} == {1}", out_dtype="bool", doc="Elementwise ``x == y``.")
+neq = _elemwise("neq", 2, np.not_equal, "{0} != {1}", out_dtype="bool", doc="Elementwise ``x != y``.")
+isnan = _elemwise("isnan", 1, np.isnan, "xp.isnan({0})", out_dtype="bool", doc="Elementwise NaN test.")
+and_ = _elemwise("and", 2, np.bitwise_and, "{0} & {1}", input_kinds="biu", doc="Bitwise/logical and.")
+or_ = _elemwise("or", 2, np.bitwise_or, "{0} | {1}", input_kinds="biu", doc="Bitwise/logical or.")
+xor = _elemwise("xor", 2, np.bitwise_xor, "{0} ^ {1}", input_kinds="biu", doc="Bitwise/logical xor.")
+invert = _elemwise("invert", 1, np.invert, "~{0}", input_kinds="biu", doc="Bitwise/logical not.")
+switch = _elemwise(
+    "switch", 3, np.where, "xp.where({0}, {1}, {2})",
+    lambda c, a, b, z, g: [None, switch(c, g, 0), switch(c, 0, g)],
+    "``switch(cond, a, b)``: ``a`` where ``cond`` is true, else ``b``.", upcast=(1, 2))
+
+
+def relu(x: Any, alpha: float = 0.0) -> Variable:
+    """Rectified linear unit; with ``alpha`` the leaky variant ``where(x > 0, x, alpha * x)``."""
+    if alpha == 0:
+        return _relu_op(x)
+    x = as_tensor_variable(x)
+    return switch(gt(x, 0), x, mul(x, alpha))
+
+
+def logical_not(x: Any) -> Variable:
+    """``not x`` for booleans (``x == 0`` for numbers)."""
+    x = as_tensor_variable(x)
+    return invert(x) if x.dtype == "bool" else eq(x, 0)
+
+
+where = switch
+abs = abs_  # noqa: A001  (Theano's name)
+true_divide = true_div
+floor_div = int_div
+not_ = logical_not
+
+
+class Cast(Elemwise):
+    """Convert to another dtype; the gradient is cast back (none flows into integers)."""
+
+    __props__ = ("name", "dtype")
+
+    def __init__(self, dtype: str) -> None:
+        self.dtype = np.dtype(dtype).name
+        super().__init__(f"cast_{self.dtype}", 1, lambda x: x.astype(self.dtype),
+                         f"{{0}}.astype({self.dtype!r})", out_dtype=self.dtype)
+
+    def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:
+        (x,) = node.inputs
+        if x.dtype not in FLOAT_DTYPES or output_grads[0].dtype not in FLOAT_DTYPES:
+            return [None]
+        return [cast(output_grads[0], x.dtype)]
+
+
+def cast(x: Any, dtype: Any) -> Variable:
+    """Convert ``x`` to ``dtype`` (``'floatX'`` means ``config.floatX``).
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> T.cast(T.ivector("i"), "float32").type
+        float32(?,)
+    """
+    x = as_tensor_variable(x)
+    from symrnn.graph import _normalize_dtype
+
+    target = _normalize_dtype(config.floatX if dtype == "floatX" else dtype)
+    if x.dtype == target:
+        return x
+    return Cast(target)(x)
+
+
+def check_float(op_name: str, x: Variable) -> None:
+    if x.dtype not in FLOAT_DTYPES:
+        raise op_error(op_name, [x], f"needs a float input, got {x.dtype}", GraphTypeError)
+
+
+__all__ = [
+    "Elemwise", "Cast", "broadcast_static_shapes", "sum_to", "cast",
+    "add", "sub", "mul", "true_div", "true_divide", "int_div", "floor_div", "mod", "neg", "pow",
+    "maximum", "minimum", "clip", "exp", "log", "log1p", "expm1", "sqrt", "sqr", "abs", "abs_", "sign",
+    "floor", "ceil", "round_", "sin", "cos", "tanh", "sigmoid", "hard_sigmoid", "softplus", "relu",
+    "lt", "gt", "le", "ge", "eq", "neq", "isnan", "and_", "or_", "xor", "invert", "logical_not", "not_",
+    "switch", "where",
+]

@@ -1,0 +1,108 @@
+"""Neural-network ops: ``softmax``, ``log_softmax`` and the cross-entropies (Theano's ``T.nnet``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from symrnn.graph import FLOAT_DTYPES, INT_DTYPES, Apply, GraphTypeError, Op, Variable, op_error
+from symrnn.ops.elemwise import exp, hard_sigmoid, log, mul, neg, relu, sigmoid, softplus, sub
+from symrnn.ops.reduce import sum as reduce_sum
+from symrnn.tensor.basic import as_tensor_variable
+
+
+class Softmax(Op):
+    """Softmax (``log=False``) or log-softmax (``log=True``) along the last axis, stable for large inputs."""
+
+    __props__ = ("log",)
+
+    def __init__(self, log: bool = False) -> None:
+        self.log = log
+        self.name = "log_softmax" if log else "softmax"
+
+    def make_node(self, x: Any) -> Apply:
+        x = as_tensor_variable(x)
+        if x.dtype not in FLOAT_DTYPES or x.ndim == 0:
+            raise op_error(self, [x], "needs a float input of at least one dimension")
+        return Apply(self, [x], [x.type])
+
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        (x,) = inputs
+        shifted = x - np.max(x, axis=-1, keepdims=True)
+        if self.log:
+            return [shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))]
+        e = np.exp(shifted)
+        return [e / np.sum(e, axis=-1, keepdims=True)]
+
+    def emit(self, node: Apply, inputs: list[str], outputs: list[str], ctx: Any) -> str:
+        x, out = inputs[0], outputs[0]
+        if self.log:
+            return (f"{out} = {x} - xp.max({x}, axis=-1, keepdims=True)\n"
+                    f"{out} = {out} - xp.log(xp.sum(xp.exp({out}), axis=-1, keepdims=True))")
+        return (f"{out} = xp.exp({x} - xp.max({x}, axis=-1, keepdims=True))\n"
+                f"{out} /= xp.sum({out}, axis=-1, keepdims=True)")
+
+    def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:
+        (z,), (g,) = node.outputs, output_grads
+        if self.log:
+            return [sub(g, mul(exp(z), reduce_sum(g, axis=-1, keepdims=True)))]
+        return [mul(sub(g, reduce_sum(mul(g, z), axis=-1, keepdims=True)), z)]
+
+
+def _as_rows(x: Any) -> Variable:
+    x = as_tensor_variable(x)
+    return x.dimshuffle("x", 0) if x.ndim == 1 else x
+
+
+def softmax(x: Any) -> Variable:
+    """Row-wise softmax.  On a vector it returns a ``(1, n)`` matrix, as Theano does.
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> T.nnet.softmax(T.vector("v")).type
+        float64(1, ?)
+    """
+    return Softmax(log=False)(_as_rows(x))
+
+
+def log_softmax(x: Any) -> Variable:
+    """Row-wise ``log(softmax(x))``, computed stably (no ``log(0)``)."""
+    return Softmax(log=True)(_as_rows(x))
+
+
+def categorical_crossentropy(coding_dist: Any, true_dist: Any) -> Variable:
+    """Cross-entropy per row: ``-log(p[i, y[i]])`` for integer targets, ``-sum(t * log(p))`` for one-hot rows.
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> p, y = T.matrix("p"), T.ivector("y")
+        >>> T.nnet.categorical_crossentropy(p, y).type
+        float64(?,)
+    """
+    from symrnn.ops.shape import arange, shape_i
+
+    p, t = as_tensor_variable(coding_dist), as_tensor_variable(true_dist)
+    if t.dtype in INT_DTYPES and t.ndim == p.ndim - 1:
+        if p.ndim != 2:
+            raise op_error("categorical_crossentropy", [p, t], "integer targets need a matrix of probabilities",
+                           GraphTypeError)
+        return neg(log(p[arange(shape_i(p, 0)), t]))
+    if t.ndim != p.ndim:
+        raise op_error("categorical_crossentropy", [p, t], "targets must be integer class indices (one "
+                                                           "dimension less) or a distribution (same ndim)")
+    return neg(reduce_sum(mul(t, log(p)), axis=-1))
+
+
+def binary_crossentropy(output: Any, target: Any) -> Variable:
+    """Elementwise ``-(t log(o) + (1 - t) log(1 - o))``."""
+    o, t = as_tensor_variable(output), as_tensor_variable(target)
+    return neg(mul(t, log(o)) + mul(sub(1, t), log(sub(1, o))))
+
+
+ultra_fast_sigmoid = sigmoid
+
+__all__ = ["Softmax", "softmax", "log_softmax", "categorical_crossentropy", "binary_crossentropy",
+           "sigmoid", "ultra_fast_sigmoid", "hard_sigmoid", "softplus", "relu"]
