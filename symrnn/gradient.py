@@ -208,7 +208,9 @@ def verify_grad(fn: Callable[..., Variable], points: Sequence[Any], n_tests: int
 
     rng = rng if rng is not None else np.random.default_rng(1234)
     arrays = [np.array(p, dtype="float64") for p in points]
-    inputs = [tensor("float64", (None,) * a.ndim, name=f"point{i}") for i, a in enumerate(arrays)]
+    # As in Theano, a point's size-1 axes are broadcastable; the other sizes stay unknown.
+    inputs = [tensor("float64", tuple(1 if d == 1 else None for d in a.shape), name=f"point{i}")
+              for i, a in enumerate(arrays)]
     output = as_tensor_variable(fn(*inputs))
     if output.dtype not in FLOAT_DTYPES:
         raise GraphTypeError(f"verify_grad: fn returned {describe(output)}; it must return a float variable")
@@ -234,7 +236,7 @@ def verify_grad(fn: Callable[..., Variable], points: Sequence[Any], n_tests: int
             rel_err = abs_err / np.maximum(np.abs(analytic) + np.abs(numeric), 1e-8)
             bad = (abs_err > abs_tol) & (rel_err > rel_tol)
             if np.any(bad):
-                worst = int(np.argmax(np.where(bad, abs_err, -1)))
+                worst = int(np.argmax(np.where(bad, abs_err, -1).reshape(-1)))
                 raise GradientError(
                     f"verify_grad: the gradient with respect to input {i} disagrees with finite differences at "
                     f"flat index {worst}: symbolic {analytic.reshape(-1)[worst]!r}, numeric "

@@ -1,0 +1,108 @@
+"""Hypothesis builds random expression graphs; compiled code must agree with the reference interpreter,
+and gradients of smooth random graphs must agree with finite differences."""
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import symrnn
+import symrnn.tensor as T
+
+SHAPES = [(3, 4), (1, 4), (4,), (3, 1), ()]
+
+UNARY = {
+    "exp": lambda a: T.exp(T.clip(a, -5, 5)),
+    "tanh": T.tanh,
+    "sigmoid": T.nnet.sigmoid,
+    "softplus": T.nnet.softplus,
+    "neg": lambda a: -a,
+    "sqr": lambda a: a * a,
+    "sin": T.sin,
+    "log1p_sq": lambda a: T.log1p(a * a),
+    "sum_keep": lambda a: a.sum(axis=-1, keepdims=True) if a.ndim else a,
+    "mean0_keep": lambda a: a.mean(axis=0, keepdims=True) if a.ndim else a,
+    "max_keep": lambda a: a.max(axis=-1, keepdims=True) if a.ndim else a,
+    "transpose2": lambda a: a.T.T,
+    "softmax": lambda a: T.nnet.softmax(a) if a.ndim == 2 else a,
+    "abs": abs,
+    "relu": T.nnet.relu,
+}
+BINARY = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / (1.5 + b * b),
+    "maximum": T.maximum,
+    "minimum": T.minimum,
+    "switch": lambda a, b: T.switch(a > b, a, b * 2),
+}
+SMOOTH_UNARY = ["exp", "tanh", "sigmoid", "softplus", "neg", "sqr", "sin", "log1p_sq", "sum_keep", "mean0_keep",
+                "transpose2", "softmax"]
+SMOOTH_BINARY = ["add", "sub", "mul", "div"]
+
+
+@st.composite
+def programs(draw, smooth=False):
+    n_inputs = draw(st.integers(1, 3))
+    shapes = [draw(st.sampled_from(SHAPES)) for _ in range(n_inputs)]
+    unary = SMOOTH_UNARY if smooth else sorted(UNARY)
+    binary = SMOOTH_BINARY if smooth else sorted(BINARY)
+    steps = []
+    for _ in range(draw(st.integers(1, 8))):
+        if draw(st.booleans()):
+            steps.append(("u", draw(st.sampled_from(unary)), draw(st.integers(0, 100))))
+        else:
+            steps.append(("b", draw(st.sampled_from(binary)), draw(st.integers(0, 100)), draw(st.integers(0, 100))))
+    return shapes, steps
+
+
+def build(variables, steps):
+    pool = list(variables)
+    for step in steps:
+        if step[0] == "u":
+            pool.append(UNARY[step[1]](pool[step[2] % len(pool)]))
+        else:
+            pool.append(BINARY[step[1]](pool[step[2] % len(pool)], pool[step[3] % len(pool)]))
+    return pool[-1]
+
+
+def symbolic_inputs(shapes):
+    return [T.tensor("float64", shape, name=f"in{i}") for i, shape in enumerate(shapes)]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs(), st.integers(0, 2**31 - 1))
+def test_compiled_matches_reference_interpreter(program, seed):
+    shapes, steps = program
+    inputs = symbolic_inputs(shapes)
+    out = build(inputs, steps)
+    rng = np.random.default_rng(seed)
+    values = [rng.normal(size=s) for s in shapes]
+    fast = symrnn.function(inputs, out, on_unused_input="ignore")
+    ref = symrnn.function(inputs, out, on_unused_input="ignore", mode="reference")
+    got, want = fast(*values), ref(*values)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert out.type.accepts_shape(want.shape)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs(smooth=True), st.integers(0, 2**31 - 1))
+def test_gradients_match_finite_differences(program, seed):
+    shapes, steps = program
+    rng = np.random.default_rng(seed)
+    values = [rng.uniform(-1, 1, size=s) for s in shapes]
+    symrnn.verify_grad(lambda *xs: build(xs, steps), values, n_tests=1, rng=rng, abs_tol=1e-5, rel_tol=1e-4)
+
+
+@settings(max_examples=30, deadline=None)
+@given(programs(), st.integers(0, 2**31 - 1))
+def test_float32_graphs_stay_float32(program, seed):
+    shapes, steps = program
+    inputs = [T.tensor("float32", s, name=f"in{i}") for i, s in enumerate(shapes)]
+    out = build(inputs, steps)
+    assert out.dtype == "float32"
+    rng = np.random.default_rng(seed)
+    values = [rng.normal(size=s).astype("float32") for s in shapes]
+    got = symrnn.function(inputs, out, on_unused_input="ignore")(*values)
+    assert got.dtype == np.float32
