@@ -49,10 +49,16 @@ def _var_label(var: Variable, names: dict[int, str]) -> str:
 
 @dataclass
 class CodegenContext:
-    """What an op's ``emit`` may use besides input/output names: ``bind`` an object to a global name."""
+    """State shared by every op's ``emit`` while one function is generated.
+
+    ``bind`` makes an object reachable from the generated code; ``name_of`` and
+    ``emit_nodes`` let an op with an inner graph (scan) emit that graph inline.
+    """
 
     namespace: dict[str, Any] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)
     _bound: dict[int, str] = field(default_factory=dict)
+    _temps: Any = field(default_factory=itertools.count)
 
     def bind(self, obj: Any, hint: str = "k") -> str:
         """Make ``obj`` reachable from the generated code under a fresh global name, and return that name."""
@@ -65,7 +71,35 @@ class CodegenContext:
 
     def fresh(self, hint: str) -> str:
         """A fresh local name, for ops whose emitted code needs scratch variables."""
-        return f"_{safe_identifier(hint)}{next(_counter)}"
+        return f"{safe_identifier(hint)}{next(self._temps)}"
+
+    def name_of(self, var: Variable) -> str:
+        """The source name holding ``var``'s value (constants are bound on first use)."""
+        if id(var) not in self.names:
+            if not isinstance(var, Constant):
+                raise ValueError(f"the graph needs {var!r} ({var.type}), which is not among the function's inputs")
+            self.names[id(var)] = self.bind(var.data, "c")
+        return self.names[id(var)]
+
+    def emit_nodes(self, nodes: list[Apply]) -> list[tuple[str, Apply | None]]:
+        """Source lines (each with the node it computes) for ``nodes``, in order, without indentation."""
+        lines: list[tuple[str, Apply | None]] = []
+        for node in nodes:
+            in_names = [self.name_of(v) for v in node.inputs]
+            hint = safe_identifier(getattr(node.op, "name", None) or type(node.op).__name__).lower()
+            step = next(self._temps)
+            out_names = []
+            for j, var in enumerate(node.outputs):
+                self.names[id(var)] = f"t{step}_{hint}" if len(node.outputs) == 1 else f"t{step}_{hint}_{j}"
+                out_names.append(self.names[id(var)])
+            where = f"  @ {safe_comment(node.trace.rsplit('/', 1)[-1], 40)}" if node.trace else ""
+            lines.append((f"# {safe_comment(describe_node(node, self.names), 70)}{where}", None))
+            code = node.op.emit(node, in_names, out_names, self)
+            if isinstance(code, str):
+                lines.extend((code_line, node) for code_line in code.splitlines())
+            else:
+                lines.extend(code)  # an op with an inner graph returns (line, node) pairs itself
+        return lines
 
 
 @dataclass
@@ -85,50 +119,32 @@ def generate(inputs: list[Variable], shared: list[SharedVariable], nodes: list[A
     and returns the list of output values.
     """
     ctx = CodegenContext(namespace={"xp": xp, "np": np})
-    names: dict[int, str] = {}
-    lines: list[str] = []
     header: list[str] = []
     for i, var in enumerate(inputs):
-        names[id(var)] = f"in{i}"
+        ctx.names[id(var)] = f"in{i}"
         header.append(f"    # in{i}: input {safe_comment(var.name or '(unnamed)', 30)} {var.type!r}")
     for i, var in enumerate(shared):
-        names[id(var)] = f"sh{i}"
+        ctx.names[id(var)] = f"sh{i}"
         header.append(f"    # sh{i}: shared {safe_comment(var.name or '(unnamed)', 30)} {var.type!r}")
 
-    def name_of(var: Variable) -> str:
-        if id(var) not in names:
-            if not isinstance(var, Constant):
-                raise ValueError(f"the graph needs {var!r} ({var.type}), which is not among the function's inputs")
-            names[id(var)] = ctx.bind(var.data, "c")
-        return names[id(var)]
-
+    body = ctx.emit_nodes(nodes)
     line_to_node: dict[int, Apply] = {}
-    body_start = 2 + len(header)  # "def ...:" is line 1
-    for step, node in enumerate(nodes):
-        in_names = [name_of(v) for v in node.inputs]
-        hint = safe_identifier(getattr(node.op, "name", None) or type(node.op).__name__).lower()
-        out_names = []
-        for j, var in enumerate(node.outputs):
-            names[id(var)] = f"t{step}_{hint}" if len(node.outputs) == 1 else f"t{step}_{hint}_{j}"
-            out_names.append(names[id(var)])
-        where = f"  @ {safe_comment(node.trace.rsplit('/', 1)[-1], 40)}" if node.trace else ""
-        lines.append(f"    # {safe_comment(describe_node(node, names), 70)}{where}")
-        code = node.op.emit(node, in_names, out_names, ctx)
-        for code_line in code.splitlines():
-            line_to_node[body_start + len(lines)] = node
-            lines.append(f"    {code_line}")
+    first_line = 2 + len(header)  # "def ...:" is line 1
+    for offset, (_, node) in enumerate(body):
+        if node is not None:
+            line_to_node[first_line + offset] = node
 
     returns = []
     for var, copy in zip(outputs, copy_outputs):
-        expr = name_of(var)
+        expr = ctx.name_of(var)
         if copy:
             expr = f"xp.array({expr}, copy=True)"
         elif var.ndim == 0:
             expr = f"xp.asarray({expr})"
         returns.append(expr)
     args = ", ".join([f"in{i}" for i in range(len(inputs))] + [f"sh{i}" for i in range(len(shared))])
-    body = header + lines + [f"    return [{', '.join(returns)}]"]
-    source = f"def {fn_name}({args}):\n" + "\n".join(body) + "\n"
+    lines = header + [f"    {text}" for text, _ in body] + [f"    return [{', '.join(returns)}]"]
+    source = f"def {fn_name}({args}):\n" + "\n".join(lines) + "\n"
     filename = f"<symrnn-generated-{next(_counter)}>"
     code = compile(source, filename, "exec")
     exec(code, ctx.namespace)  # noqa: S102 - the source is ours; user strings only reach it via safe_comment
