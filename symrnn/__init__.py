@@ -22,9 +22,10 @@ from symrnn.config import config
 from symrnn.gradient import grad, verify_grad
 from symrnn.graph import clone_replace as clone
 from symrnn.graph import to_networkx
+from symrnn.scan import scan, until
 from symrnn.tensor.basic import shared
 
 __version__ = "0.1.0"
 
-__all__ = ["Function", "clone", "config", "function", "grad", "printing", "shared", "tensor", "to_networkx",
-           "verify_grad"]
+__all__ = ["Function", "clone", "config", "function", "grad", "printing", "scan", "shared", "tensor",
+           "to_networkx", "until", "verify_grad"]

@@ -118,12 +118,8 @@ def grad(cost: Variable | None, wrt: Variable | Sequence[Variable], consider_con
             continue
         if not any(id(v) in relevant and id(v) not in stop_ids for v in node.inputs):
             continue
-        out_grads = []
-        for var in node.outputs:
-            if id(var) in contributions:
-                out_grads.append(_total(contributions[id(var)]))
-            else:
-                out_grads.append(zeros_like(var, dtype=var.dtype if var.dtype in FLOAT_DTYPES else "float64"))
+        # An output that received no gradient gets None; ops with several outputs handle it (as zeros).
+        out_grads = [_total(contributions[id(var)]) if id(var) in contributions else None for var in node.outputs]
         null = next((g for g in out_grads if isinstance(g, NullGradient)), None)
         if null is not None:
             input_grads: list[Any] = [null] * len(node.inputs)

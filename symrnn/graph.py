@@ -387,6 +387,8 @@ class Op:
     - ``perform(node, inputs)``: the NumPy reference, returns a list of arrays;
     - ``grad(node, output_grads)``: the symbolic gradient, a list with one entry per
       input (a Variable, ``None`` for "no gradient flows", or :func:`grad_undefined`);
+      an output that receives no gradient is passed as ``None`` (only ops with
+      several outputs see this);
     - ``emit(node, inputs, outputs, ctx)``: Python source that computes the outputs
       from the input names, over the array module ``xp``.
 

@@ -279,6 +279,13 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
         out_list = replaced[: len(out_list)]
         update_pairs = [(s, v) for (s, _), v in zip(update_pairs, replaced[len(out_list):])]
 
+    if mode != "FAST_COMPILE":
+        from symrnn.scan.rewrite import merge_augmented_scans
+
+        merged = merge_augmented_scans(out_list + [v for _, v in update_pairs])
+        out_list, update_pairs = merged[: len(out_list)], [
+            (s, v) for (s, _), v in zip(update_pairs, merged[len(out_list):])]
+
     used = {id(v) for v in graph_inputs(out_list + [v for _, v in update_pairs])}
     for i, var in enumerate(inputs):
         if id(var) not in used and on_unused_input != "ignore":

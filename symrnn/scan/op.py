@@ -1,0 +1,252 @@
+"""The ``Scan`` op: a loop whose body is an ordinary inner graph.
+
+Normal form (``scan()`` brings every call into it):
+
+- outer inputs: ``[n_steps, *sequences, *initial_states, *non_sequences]``;
+  ``n_steps`` is an int64 scalar, ``-1`` meaning "the length of the shortest
+  sequence"; each initial state has exactly ``n_init = -min(taps)`` rows;
+- inner inputs: one slice per sequence, then one value per state tap, then one
+  per non-sequence;
+- inner outputs: each state's new value, then the per-step outputs that do not
+  feed back ("nit-sot"), then the ``until`` condition if there is one;
+- outer outputs: each state's *buffer* ``(n_init + n_steps, ...)`` (the initial
+  rows, then one row per step), then each nit-sot trace ``(n_steps, ...)``.
+
+In generated code the loop is a plain ``for`` over preallocated buffers, with
+the inner graph emitted inline: no per-step function call, no interpretation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from symrnn.compile.codegen import safe_comment
+from symrnn.graph import Apply, GraphShapeError, GraphTypeError, Op, TensorType, Variable, describe, toposort
+
+
+@dataclass(frozen=True)
+class ScanInfo:
+    n_seqs: int
+    state_taps: tuple[tuple[int, ...], ...]  # per state, negative taps in increasing order
+    n_nitsot: int
+    n_nonseqs: int
+    has_until: bool = False
+    name: str = "scan"
+    save_residuals: bool = True  # the gradient saves per-step values (False: recompute them, checkpointing)
+    truncate_gradient: int = -1
+    n_steps_given: bool = True  # False: run over the shortest sequence
+
+    @property
+    def n_states(self) -> int:
+        return len(self.state_taps)
+
+    def n_init(self, j: int) -> int:
+        return -min(self.state_taps[j])
+
+
+def scan_length(n_steps: Any, sequences: Sequence[Any], name: str, given: bool = True) -> int:
+    """The number of steps: ``n_steps``, or the length of the shortest sequence (Theano's rule)."""
+    n_steps = int(n_steps)
+    if given and n_steps < 0:
+        raise ValueError(f"scan {name!r}: n_steps must not be negative, got {n_steps}")
+    if not sequences:
+        return n_steps
+    shortest = min(len(s) for s in sequences)
+    if not given:
+        return shortest
+    if n_steps > shortest:
+        raise ValueError(f"scan {name!r}: n_steps={n_steps} but the shortest sequence has only {shortest} "
+                         f"step(s)")
+    return n_steps
+
+
+class Scan(Op):
+    """A symbolic loop; see the module docstring for its normal form.  Two Scan ops are equal only if identical."""
+
+    def __init__(self, info: ScanInfo, inner_inputs: list[Variable], inner_outputs: list[Variable]) -> None:
+        self.info = info
+        self.inner_inputs = list(inner_inputs)
+        self.inner_outputs = list(inner_outputs)
+        self.name = info.name
+        self.inner_nodes = toposort(self.inner_outputs, stop_at=self.inner_inputs)
+        self.base: Scan | None = None  # set on a copy that saves extra per-step values for the gradient
+
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+    def __str__(self) -> str:
+        return f"scan{{{self.info.name}}}"
+
+    # ---- the layout of inputs and outputs
+    def outer_slices(self) -> dict[str, slice]:
+        i = self.info
+        return {"seqs": slice(1, 1 + i.n_seqs),
+                "inits": slice(1 + i.n_seqs, 1 + i.n_seqs + i.n_states),
+                "nonseqs": slice(1 + i.n_seqs + i.n_states, 1 + i.n_seqs + i.n_states + i.n_nonseqs)}
+
+    def inner_slices(self) -> dict[str, slice]:
+        i = self.info
+        n_taps = sum(len(t) for t in i.state_taps)
+        return {"seqs": slice(0, i.n_seqs), "taps": slice(i.n_seqs, i.n_seqs + n_taps),
+                "nonseqs": slice(i.n_seqs + n_taps, i.n_seqs + n_taps + i.n_nonseqs)}
+
+    def make_node(self, n_steps: Variable, *outer: Variable) -> Apply:
+        info = self.info
+        inputs = [n_steps, *outer]
+        if len(inputs) != 1 + info.n_seqs + info.n_states + info.n_nonseqs:
+            raise GraphTypeError(f"{self}: wrong number of outer inputs")
+        sl, inner = self.outer_slices(), self.inner_slices()
+        inner_seqs, inner_taps = self.inner_inputs[inner["seqs"]], self.inner_inputs[inner["taps"]]
+        for k, (seq, ph) in enumerate(zip(inputs[sl["seqs"]], inner_seqs)):
+            if seq.dtype != ph.dtype or seq.ndim != ph.ndim + 1:
+                raise GraphTypeError(f"{self}: sequence {k} is {describe(seq)}, expected {ph.dtype} with "
+                                     f"{ph.ndim + 1} dimension(s)")
+        taps = iter(inner_taps)
+        for j, init in enumerate(inputs[sl["inits"]]):
+            ph = next(taps)
+            for _ in info.state_taps[j][1:]:
+                next(taps)
+            if init.dtype != ph.dtype or init.ndim != ph.ndim + 1:
+                raise GraphTypeError(f"{self}: initial state {j} is {describe(init)}, expected {ph.dtype} with "
+                                     f"{ph.ndim + 1} dimension(s)")
+        for k, (ns, ph) in enumerate(zip(inputs[sl["nonseqs"]], self.inner_inputs[inner["nonseqs"]])):
+            if ns.dtype != ph.dtype or ns.ndim != ph.ndim:
+                raise GraphTypeError(f"{self}: non-sequence {k} is {describe(ns)}, expected {ph.type!r}")
+        types = []
+        for j in range(info.n_states):
+            out = self.inner_outputs[j]
+            types.append(TensorType(out.dtype, (None, *out.type.shape)))
+        for k in range(info.n_nitsot):
+            out = self.inner_outputs[info.n_states + k]
+            types.append(TensorType(out.dtype, (None, *out.type.shape)))
+        return Apply(self, inputs, types)
+
+    # ---- the reference: a Python loop over the inner graph, interpreted
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        from symrnn.compile.interpreter import evaluate
+
+        info, sl = self.info, self.outer_slices()
+        seqs, inits, nonseqs = inputs[sl["seqs"]], inputs[sl["inits"]], inputs[sl["nonseqs"]]
+        n = scan_length(inputs[0], seqs, info.name, info.n_steps_given)
+        buffers = []
+        for j, init in enumerate(inits):
+            buf = np.empty((info.n_init(j) + n, *init.shape[1:]), dtype=node.outputs[j].dtype)
+            buf[: info.n_init(j)] = init
+            buffers.append(buf)
+        traces: list[np.ndarray | None] = [None] * info.n_nitsot
+        done = n
+        for t in range(n):
+            env = {}
+            values = [s[t] for s in seqs]
+            for j, taps in enumerate(info.state_taps):
+                values += [buffers[j][info.n_init(j) + t + tap] for tap in taps]
+            values += list(nonseqs)
+            for ph, value in zip(self.inner_inputs, values):
+                env[id(ph)] = value
+            results = evaluate(self.inner_outputs, env, self.inner_nodes)
+            for j in range(info.n_states):
+                _write_row(self, buffers[j], info.n_init(j) + t, results[j], f"state {j}")
+            for k in range(info.n_nitsot):
+                value = results[info.n_states + k]
+                if traces[k] is None:
+                    traces[k] = np.empty((n, *np.shape(value)), dtype=node.outputs[info.n_states + k].dtype)
+                _write_row(self, traces[k], t, value, f"output {info.n_states + k}")
+            if info.has_until and bool(results[-1]):
+                done = t + 1
+                break
+        outs = [buf[: info.n_init(j) + done] for j, buf in enumerate(buffers)]
+        for k, trace in enumerate(traces):
+            if trace is None:
+                shape = tuple(0 if d is None else d for d in node.outputs[info.n_states + k].type.shape[1:])
+                trace = np.empty((0, *shape), dtype=node.outputs[info.n_states + k].dtype)
+            outs.append(trace[:done])
+        return outs
+
+    # ---- code generation: a plain for loop
+    def emit(self, node: Apply, inputs: list[str], outputs: list[str], ctx: Any) -> list[tuple[str, Apply | None]]:
+        info, sl, inner = self.info, self.outer_slices(), self.inner_slices()
+        seqs, inits, nonseqs = inputs[sl["seqs"]], inputs[sl["inits"]], inputs[sl["nonseqs"]]
+        n, t = ctx.fresh("n"), ctx.fresh("t")
+        length, label = ctx.bind(scan_length, "scan_length"), safe_comment(info.name, 40)
+        name_const = ctx.bind(info.name, "scan_name")
+        check = ctx.bind(_check_row, "check_row")
+        lines: list[tuple[str, Apply | None]] = [
+            (f"# scan {label} begins: {info.n_seqs} sequence(s), {info.n_states} state(s), "
+             f"{info.n_nitsot} per-step output(s)", None),
+            (f"{n} = {length}({inputs[0]}, ({', '.join(seqs)}{',' if seqs else ''}), {name_const}, "
+             f"{info.n_steps_given})", node),
+        ]
+        for j, init in enumerate(inits):
+            buf = outputs[j]
+            lines += [(f"{buf} = xp.empty(({info.n_init(j)} + {n},) + {init}.shape[1:], "
+                       f"dtype={node.outputs[j].dtype!r})", node),
+                      (f"{buf}[:{info.n_init(j)}] = {init}", node)]
+        for k in range(info.n_nitsot):
+            lines.append((f"{outputs[info.n_states + k]} = None", node))
+        done = ctx.fresh("done")
+        if info.has_until:
+            lines.append((f"{done} = {n}", node))
+        # Name the inner inputs: sequence slices and state taps are read at the top of each step.
+        body: list[tuple[str, Apply | None]] = []
+        for seq, ph in zip(seqs, self.inner_inputs[inner["seqs"]]):
+            ctx.names[id(ph)] = ctx.fresh("x")
+            body.append((f"{ctx.names[id(ph)]} = {seq}[{t}]", node))
+        taps = iter(self.inner_inputs[inner["taps"]])
+        for j, state_taps in enumerate(info.state_taps):
+            for tap in state_taps:
+                ph = next(taps)
+                ctx.names[id(ph)] = ctx.fresh("h")
+                body.append((f"{ctx.names[id(ph)]} = {outputs[j]}[{t} + {info.n_init(j) + tap}]", node))
+        for outer_name, ph in zip(nonseqs, self.inner_inputs[inner["nonseqs"]]):
+            ctx.names[id(ph)] = outer_name
+        body += ctx.emit_nodes(self.inner_nodes)
+        for j in range(info.n_states):
+            value, buf = ctx.name_of(self.inner_outputs[j]), outputs[j]
+            body += [(f"if xp.shape({value}) != {buf}.shape[1:]:", node),
+                     (f"    {check}({name_const}, {j}, {buf}, {value})", node),
+                     (f"{buf}[{t} + {info.n_init(j)}] = {value}", node)]
+        for k in range(info.n_nitsot):
+            trace, value = outputs[info.n_states + k], ctx.name_of(self.inner_outputs[info.n_states + k])
+            body += [(f"if {trace} is None:", node),
+                     (f"    {trace} = xp.empty(({n},) + xp.shape({value}), "
+                      f"dtype={node.outputs[info.n_states + k].dtype!r})", node),
+                     (f"{trace}[{t}] = {value}", node)]
+        if info.has_until:
+            body += [(f"if {ctx.name_of(self.inner_outputs[-1])}:", node),
+                     (f"    {done} = {t} + 1", node), ("    break", node)]
+        lines.append((f"for {t} in range({n}):", node))
+        lines += [(f"    {text}", owner) for text, owner in body]
+        for k in range(info.n_nitsot):
+            trace = outputs[info.n_states + k]
+            shape = tuple(0 if d is None else d for d in node.outputs[info.n_states + k].type.shape[1:])
+            lines.append((f"if {trace} is None:  # zero steps", node))
+            lines.append((f"    {trace} = xp.empty((0,) + {shape!r}, dtype={node.outputs[info.n_states + k].dtype!r})",
+                          node))
+        if info.has_until:
+            for j in range(info.n_states):
+                lines.append((f"{outputs[j]} = {outputs[j]}[:{info.n_init(j)} + {done}]", node))
+            for k in range(info.n_nitsot):
+                lines.append((f"{outputs[info.n_states + k]} = {outputs[info.n_states + k]}[:{done}]", node))
+        lines.append((f"# scan {label} ends", None))
+        return lines
+
+    def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:
+        from symrnn.scan.gradient import scan_grad
+
+        return scan_grad(node, output_grads)
+
+
+def _check_row(name: str, index: int, buffer: np.ndarray, value: Any) -> None:
+    raise GraphShapeError(f"scan {name!r}: the step returned output {index} with shape {np.shape(value)}, but "
+                          f"earlier steps (or its initial value) have shape {buffer.shape[1:]}")
+
+
+def _write_row(op: Scan, buffer: np.ndarray, row: int, value: np.ndarray, what: str) -> None:
+    if np.shape(value) != buffer.shape[1:]:
+        raise GraphShapeError(f"scan {op.info.name!r}: the step returned {what} with shape {np.shape(value)}, but "
+                              f"earlier steps (or its initial value) have shape {buffer.shape[1:]}")
+    buffer[row] = value
