@@ -19,7 +19,7 @@ from symrnn import (
 )
 from symrnn.compile import Function, function
 from symrnn.config import config
-from symrnn.gradient import grad, verify_grad
+from symrnn.gradient import grad, hessian, jacobian, verify_grad
 from symrnn.graph import clone_replace as clone
 from symrnn.graph import to_networkx
 from symrnn.scan import scan, until
@@ -27,5 +27,5 @@ from symrnn.tensor.basic import shared
 
 __version__ = "0.1.0"
 
-__all__ = ["Function", "clone", "config", "function", "grad", "printing", "scan", "shared", "tensor",
+__all__ = ["Function", "clone", "config", "function", "grad", "hessian", "jacobian", "printing", "scan", "shared", "tensor",
            "to_networkx", "until", "verify_grad"]

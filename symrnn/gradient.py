@@ -180,6 +180,65 @@ def _float_zeros_like(var: Variable) -> Variable:
     return zeros_like(var, dtype=var.dtype if var.dtype in FLOAT_DTYPES else config.floatX)
 
 
+def jacobian(expression: Variable, wrt: Variable | Sequence[Variable],
+             consider_constant: Sequence[Variable] | None = None, disconnected_inputs: str = "raise") -> Any:
+    """The Jacobian of the vector ``expression`` with respect to ``wrt``, built with ``scan`` as in Theano.
+
+    Row ``i`` is ``grad(expression[i], wrt)``; the result has shape
+    ``expression.shape + wrt.shape``.
+
+    Example::
+
+        >>> import symrnn, symrnn.tensor as T
+        >>> x = T.dvector("x")
+        >>> J = jacobian(x ** 2, x)
+        >>> symrnn.function([x], J)([4, 4])
+        array([[8., 0.],
+               [0., 8.]])
+    """
+    from symrnn.ops.shape import arange, shape_i
+    from symrnn.scan import scan
+
+    expression = as_tensor_variable(expression)
+    if expression.ndim != 1:
+        raise GraphTypeError(f"jacobian: the expression must be a vector, got {describe(expression)} "
+                             f"(at {user_line()})")
+    single = isinstance(wrt, Variable)
+    wrt_list = [wrt] if single else list(wrt)  # type: ignore[list-item]
+
+    def row(i: Variable, expr: Variable, *inputs: Variable) -> list[Variable]:
+        return grad(expr[i], list(inputs), consider_constant=consider_constant,
+                    disconnected_inputs=disconnected_inputs)
+
+    rows, _ = scan(row, sequences=arange(shape_i(expression, 0)), non_sequences=[expression, *wrt_list],
+                   name="jacobian", return_list=True)
+    return rows[0] if single else rows
+
+
+def hessian(cost: Variable, wrt: Variable | Sequence[Variable], consider_constant: Sequence[Variable] | None = None,
+            disconnected_inputs: str = "raise") -> Any:
+    """The Hessian of the scalar ``cost`` with respect to each vector in ``wrt``: the Jacobian of its gradient.
+
+    Example::
+
+        >>> import symrnn, symrnn.tensor as T
+        >>> x = T.dvector("x")
+        >>> H = hessian((x ** 2).sum(), x)
+        >>> symrnn.function([x], H)([4, 4])
+        array([[2., 0.],
+               [0., 2.]])
+    """
+    single = isinstance(wrt, Variable)
+    wrt_list = [wrt] if single else list(wrt)  # type: ignore[list-item]
+    out = []
+    for var in wrt_list:
+        if var.ndim != 1:
+            raise GraphTypeError(f"hessian: each wrt must be a vector, got {describe(var)} (at {user_line()})")
+        g = grad(cost, var, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs)
+        out.append(jacobian(g, var, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs))
+    return out[0] if single else out
+
+
 class GradientError(AssertionError):
     """``verify_grad`` found a symbolic gradient that disagrees with finite differences."""
 
@@ -240,4 +299,4 @@ def verify_grad(fn: Callable[..., Variable], points: Sequence[Any], n_tests: int
                     f"{rel_err.reshape(-1)[worst]:.3g})")
 
 
-__all__ = ["grad", "verify_grad", "GradientError", "DisconnectedInputError", "NullGradientError"]
+__all__ = ["grad", "jacobian", "hessian", "verify_grad", "GradientError", "DisconnectedInputError", "NullGradientError"]

@@ -173,13 +173,7 @@ class Function:
             node = self._failing_node(exc)
             if node is None:
                 raise
-            message = (f"{exc}\n  while computing {node.op} with inputs "
-                       f"{', '.join(describe(v) for v in node.inputs)}\n  the node was built at {node.trace}")
-            try:
-                new_exc = type(exc)(message)
-            except Exception:
-                raise exc from None
-            raise new_exc.with_traceback(exc.__traceback__) from None
+            raise interpreter.annotate(exc, node) from None
 
     def _failing_node(self, exc: Exception) -> Apply | None:
         assert self._generated is not None

@@ -38,7 +38,14 @@ def evaluate(outputs: Sequence[Variable], env: dict[int, np.ndarray],
                     raise ValueError(f"no value for {describe(var)}, needed by {node.op}")
                 env[id(var)] = var.data
             args.append(env[id(var)])
-        results = node.op.perform(node, args)
+        try:
+            results = node.op.perform(node, args)
+        except OpContractError:
+            raise
+        except Exception as exc:
+            if getattr(exc, "_symrnn_annotated", False):
+                raise
+            raise annotate(exc, node) from None
         if len(results) != len(node.outputs):
             raise OpContractError(f"{node.op}.perform returned {len(results)} outputs, expected {len(node.outputs)}")
         for var, value in zip(node.outputs, results):
@@ -48,3 +55,15 @@ def evaluate(outputs: Sequence[Variable], env: dict[int, np.ndarray],
                                       f"promised {var.type!r} (built at {node.trace})")
             env[id(var)] = value
     return [np.asarray(env[id(v)]) if id(v) in env else np.asarray(v.data) for v in outputs]
+
+
+def annotate(exc: Exception, node: Apply) -> Exception:
+    """The same kind of exception, with a message naming the node and the user's line that built it."""
+    message = (f"{exc}\n  while computing {node.op} with inputs "
+               f"{', '.join(describe(v) for v in node.inputs)}\n  the node was built at {node.trace}")
+    try:
+        new = type(exc)(message)
+    except Exception:
+        return exc
+    new._symrnn_annotated = True  # type: ignore[attr-defined]
+    return new.with_traceback(exc.__traceback__)

@@ -41,7 +41,15 @@ def _int_entry(value: Any, inputs: list[Variable], x: Variable) -> Any:
         raise op_error("getitem", [x], "a boolean index is not supported; use T.switch or T.where")
     if isinstance(value, (int, np.integer)):
         return int(value)
-    var = as_tensor_variable(value)
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iu":
+        return int(value)
+    try:
+        var = as_tensor_variable(value)
+    except GraphTypeError:
+        raise op_error("getitem", [x], f"{value!r} is not a valid index; use ints, slices, None, ..., integer "
+                                       f"scalars or integer arrays") from None
+    if var.dtype == "bool":
+        raise op_error("getitem", [x, var], "a boolean index is not supported; use T.switch or T.where")
     if var.ndim != 0 or var.dtype not in INT_DTYPES:
         raise op_error("getitem", [x, var], f"an index must be an integer scalar here, got {var.type!r}")
     if isinstance(var, Constant):
@@ -70,8 +78,22 @@ def parse_index(x: Variable, index: Any) -> tuple[Spec, list[Variable]]:
                                            for part in (item.start, item.stop, item.step)))
             if spec[-1][3] == 0:
                 raise op_error("getitem", [x], "slice step cannot be zero", GraphShapeError)
-        elif isinstance(item, (list, np.ndarray)) or (isinstance(item, Variable) and item.ndim > 0):
-            arr = as_tensor_variable(np.asarray(item) if isinstance(item, list) else item)
+        elif isinstance(item, (list, tuple)) or (isinstance(item, np.ndarray) and item.ndim > 0) or (
+                isinstance(item, Variable) and item.ndim > 0):
+            if isinstance(item, (list, tuple)) and any(isinstance(v, Variable) for v in item):
+                item = as_tensor_variable(list(item))  # [i, j] of symbolic scalars: stacked into a vector
+            elif isinstance(item, (list, tuple)):
+                try:
+                    item = np.asarray(item)
+                except ValueError:
+                    raise op_error("getitem", [x], f"the index list {item!r} is not a rectangular array of "
+                                                   f"integers") from None
+                if item.size == 0 and item.dtype.kind == "f":
+                    item = item.astype("int64")  # NumPy reads [] as an empty integer index
+            try:
+                arr = as_tensor_variable(item)
+            except GraphTypeError:
+                raise op_error("getitem", [x], f"{item!r} is not a valid index array") from None
             if arr.dtype == "bool":
                 raise op_error("getitem", [x, arr], "boolean mask indexing has a data-dependent shape and is not "
                                                     "supported; use T.switch or T.where")
@@ -102,48 +124,85 @@ def _check_static_bounds(op: Any, x: Variable, axis: int, k: int) -> None:
                        GraphShapeError)
 
 
-def indexed_shape(op: Any, x: Variable, spec: Spec, inputs: Sequence[Variable]) -> tuple[int | None, ...]:
-    """The static shape of ``x[spec]``, following NumPy's basic and advanced indexing rules."""
-    from symrnn.ops.elemwise import broadcast_static_shapes
+def _layout(spec: Spec, x_ndim: int) -> list[tuple[Any, ...]]:
+    """Where each dimension of ``x[spec]`` comes from, following NumPy's rules.
 
-    arrays = iter(v for v in inputs if v.ndim > 0)
+    Entries: ``("axis", axis, pos)`` for an axis of ``x`` that is sliced by
+    ``spec[pos]`` (``pos`` is ``None`` for an untouched trailing axis),
+    ``("new",)`` for a ``None`` and ``("adv",)`` once for the broadcast
+    dimensions of the advanced (integer-array) indices.  Integers join the
+    advanced group when there is one.  The group stays in place when its
+    members are adjacent in the index, and otherwise moves to the front.
+    """
     has_array = any(e[0] == "array" for e in spec)
-    out: list[Any] = []  # dims, with the marker "ADV" where the advanced group lands
-    adv_shapes: list[Variable] = []
+    dims: list[tuple[Any, ...]] = []
     adv_positions: list[int] = []
     axis = 0
     for pos, entry in enumerate(spec):
         kind = entry[0]
         if kind == "none":
-            out.append(1)
+            dims.append(("new",))
             continue
-        dim = x.type.shape[axis]
-        if kind == "int":
-            if entry[1] != SYMBOLIC:
-                _check_static_bounds(op, x, axis, entry[1])
-            if has_array:
-                adv_positions.append(pos)
-        elif kind == "slice":
-            out.append(_slice_length(dim, *entry[1:]))
-        else:
-            arr = next(arrays)
-            if isinstance(arr, Constant) and arr.data.size and dim is not None:
+        if kind == "slice":
+            dims.append(("axis", axis, pos))
+        elif has_array:
+            if not adv_positions:
+                dims.append(("adv",))
+            adv_positions.append(pos)
+        axis += 1
+    dims.extend(("axis", a, None) for a in range(axis, x_ndim))
+    if adv_positions and adv_positions != list(range(adv_positions[0], adv_positions[-1] + 1)):
+        dims.remove(("adv",))
+        dims.insert(0, ("adv",))
+    return dims
+
+
+def indexed_shape(op: Any, x: Variable, spec: Spec, inputs: Sequence[Variable]) -> tuple[int | None, ...]:
+    """The static shape of ``x[spec]``, following NumPy's basic and advanced indexing rules.
+
+    Literal integers and constant index arrays are checked against known sizes.
+    """
+    from symrnn.ops.elemwise import broadcast_static_shapes
+
+    arrays = [v for v in inputs if v.ndim > 0]
+    it = iter(arrays)
+    axis = 0
+    for entry in spec:
+        if entry[0] == "none":
+            continue
+        if entry[0] == "int" and entry[1] != SYMBOLIC:
+            _check_static_bounds(op, x, axis, entry[1])
+        elif entry[0] == "array":
+            arr = next(it)
+            if isinstance(arr, Constant) and arr.data.size:
                 for k in (int(arr.data.min()), int(arr.data.max())):
                     _check_static_bounds(op, x, axis, k)
-            adv_shapes.append(arr)
-            adv_positions.append(pos)
-            out.append("ADV")
         axis += 1
-    out.extend(x.type.shape[axis:])
-    if not has_array:
-        return tuple(out)
-    adv = broadcast_static_shapes(op, adv_shapes)
-    basic = [d for d in out if d != "ADV"]
-    adjacent = adv_positions == list(range(adv_positions[0], adv_positions[-1] + 1))
-    if not adjacent:
-        return tuple(adv) + tuple(basic)
-    first = out.index("ADV")
-    return tuple(basic[:first]) + tuple(adv) + tuple(basic[first:])
+    out: list[int | None] = []
+    for dim in _layout(spec, x.ndim):
+        if dim[0] == "new":
+            out.append(1)
+        elif dim[0] == "adv":
+            out.extend(broadcast_static_shapes(op, arrays))
+        else:
+            size = x.type.shape[dim[1]]
+            out.append(size if dim[2] is None else _slice_length(size, *spec[dim[2]][1:]))
+    return tuple(out)
+
+
+def runtime_indexed_shape(spec: Spec, shape: Sequence[int], index: Sequence[Any]) -> tuple[int, ...]:
+    """The shape of ``x[index]`` for an ``x`` of ``shape``, computed without touching any data."""
+    arrays = [np.shape(item) for item, entry in zip(index, spec) if entry[0] == "array"]
+    out: list[int] = []
+    for dim in _layout(spec, len(shape)):
+        if dim[0] == "new":
+            out.append(1)
+        elif dim[0] == "adv":
+            out.extend(np.broadcast_shapes(*arrays))
+        else:
+            size = shape[dim[1]]
+            out.append(size if dim[2] is None else len(range(size)[index[dim[2]]]))
+    return tuple(out)
 
 
 def index_source(spec: Spec, names: Sequence[str], as_tuple: bool = False) -> str:
@@ -201,6 +260,24 @@ def _spec_str(spec: Spec) -> str:
     return "[" + index_source(spec, ["?"] * 64) + "]"
 
 
+def _check_index_inputs(op: Any, x: Variable, spec: Spec, index_inputs: Sequence[Any]) -> list[Variable]:
+    """The symbolic index inputs must be what the spec's placeholders ask for, in order."""
+    wanted = []
+    for entry in spec:
+        if entry[0] == "array":
+            wanted.append("array")
+        else:
+            wanted.extend("scalar" for part in entry[1:] if part == SYMBOLIC)
+    inputs = [as_tensor_variable(v) for v in index_inputs]
+    if len(inputs) != len(wanted):
+        raise op_error(op, [x, *inputs], f"expects {len(wanted)} symbolic index input(s), got {len(inputs)}")
+    for kind, var in zip(wanted, inputs):
+        if var.dtype not in INT_DTYPES or (kind == "scalar") != (var.ndim == 0):
+            what = "an integer scalar" if kind == "scalar" else "an integer array of at least one dimension"
+            raise op_error(op, [x, *inputs], f"index input {var!r} must be {what}, got {var.type!r}")
+    return inputs
+
+
 # --------------------------------------------------------------------------- ops
 
 
@@ -219,6 +296,7 @@ class Subtensor(Op):
 
     def make_node(self, x: Any, *index_inputs: Any) -> Apply:
         x = as_tensor_variable(x)
+        index_inputs = _check_index_inputs(self, x, self.spec, index_inputs)
         shape = indexed_shape(self, x, self.spec, index_inputs)
         return Apply(self, [x, *index_inputs], [TensorType(x.dtype, shape)])
 
@@ -258,6 +336,7 @@ class IncSubtensor(Op):
         from symrnn.ops.elemwise import broadcast_static_shapes, cast, harmonize_weak
 
         x = as_tensor_variable(x)
+        index_inputs = _check_index_inputs(self, x, self.spec, index_inputs)
         _, y = harmonize_weak([x, as_tensor_variable(y)])
         if y.dtype != x.dtype:
             if not np.can_cast(y.dtype, x.dtype, "safe"):
@@ -268,13 +347,23 @@ class IncSubtensor(Op):
         if y.ndim > target.ndim:
             raise op_error(self, [x, y], f"the value has {y.ndim} dimensions but the indexed region "
                                          f"{target!r} has {target.ndim}", GraphShapeError)
-        if broadcast_static_shapes(self, [target(), y]) != target.shape and None not in target.shape:
+        fitted = broadcast_static_shapes(self, [target(), y])
+        if any(None not in (have, want) and have != want for have, want in zip(fitted, target.shape)):
             raise op_error(self, [x, y], f"a value of static shape {y.type.shape} does not fit the indexed "
                                          f"region {target.shape}", GraphShapeError)
         return Apply(self, [x, y, *index_inputs], [x.type])
 
+    def runtime_checked_axes(self, node: Apply) -> list[int]:
+        """Axes of the value whose runtime size must be compared with the region's: sizes that are not
+        statically 1 (only those broadcast) where the value's or the region's size is unknown."""
+        x, y, *idx = node.inputs
+        region = indexed_shape(self, x, self.spec, idx)
+        lead = len(region) - y.ndim
+        return [a for a, size in enumerate(y.type.shape) if size != 1 and None in (size, region[lead + a])]
+
     def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
         x, y, *idx = inputs
+        check_value_fits(node, np.shape(x), idx, np.shape(y))
         out = np.array(x, copy=True)
         index = build_index(self.spec, idx)
         if self.mode == "set":
@@ -294,7 +383,11 @@ class IncSubtensor(Op):
             write = f"xp.add.at({out}, {index_source(self.spec, idx, as_tuple=True)}, {y})"
         else:
             write = f"{out}[{where}] += {y}"
-        return f"{out} = {x}.copy()\n{write}"
+        lines = [f"{out} = xp.array({x}, copy=True)", write]  # xp.array: x may be a NumPy scalar
+        if self.runtime_checked_axes(node):
+            check = ctx.bind(check_value_fits, "check_fits")
+            lines.insert(0, f"{check}({ctx.bind(node)}, xp.shape({x}), [{', '.join(idx)}], xp.shape({y}))")
+        return "\n".join(lines)
 
     def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:
         from symrnn.ops.elemwise import sum_to
@@ -307,6 +400,27 @@ class IncSubtensor(Op):
             return [None, gy, *rest]
         gx = g if self.mode == "inc" else IncSubtensor(self.spec, "set")(g, constant(np.zeros((), g.dtype)), *idx)
         return [gx, gy, *rest]
+
+
+def check_value_fits(node: Apply, x_shape: Sequence[int], index_values: Sequence[Any],
+                     y_shape: Sequence[int]) -> None:
+    """Raise unless the value of ``set/inc_subtensor`` fits the indexed region at run time.
+
+    As everywhere in symrnn, only dimensions that are statically 1 broadcast; a
+    value whose unknown size turns out to be 1 does not (its gradient would
+    have the wrong shape).
+    """
+    op = node.op
+    region = runtime_indexed_shape(op.spec, x_shape, build_index(op.spec, index_values))
+    y_static = node.inputs[1].type.shape
+    lead = len(region) - len(y_shape)
+    for axis, size in enumerate(y_shape):
+        if y_static[axis] != 1 and size != region[lead + axis]:
+            raise ValueError(
+                f"{op}: a value of shape {tuple(y_shape)} does not fit the indexed region of shape {region} "
+                f"(value axis {axis}: {size} vs {region[lead + axis]}); only dimensions that are statically 1 "
+                f"broadcast (value type {node.inputs[1].type!r}; declare a broadcastable dimension with "
+                f"dimshuffle('x', ...) or shape=(1, ...)); the node was built at {node.trace}")
 
 
 # --------------------------------------------------------------------------- public functions
@@ -331,8 +445,10 @@ def getitem(x: Any, index: Any) -> Variable:
         source = x.owner.inputs[0]
         _check_static_bounds("getitem", x, 0, spec[0][1])
         return shape_i(source, spec[0][1])  # x.shape[i]: a constant where the size is known
-    if all(e == ("slice", None, None, None) for e in spec):
-        return x
+    if isinstance(x, Constant) and x.dtype in INT_DTYPES and not inputs and all(e[0] == "int" for e in spec) \
+            and len(spec) == x.ndim:
+        indexed_shape("getitem", x, spec, inputs)  # the static bounds check
+        return constant(x.data[build_index(spec, [])])  # e.g. x.shape[0] where the whole shape is static
     return Subtensor(spec)(x, *inputs)
 
 
@@ -349,8 +465,15 @@ def _indexed(x_sub: Variable, fn: str) -> tuple[Subtensor, Variable, list[Variab
     return x_sub.owner.op, x, idx
 
 
-def set_subtensor(x_sub: Variable, y: Any) -> Variable:
+def set_subtensor(x_sub: Variable, y: Any, inplace: bool = False, tolerate_inplace_aliasing: bool = False) -> Variable:
     """A copy of the indexed tensor with the region ``x_sub`` replaced by ``y`` (Theano's ``set_subtensor``).
+
+    ``y`` broadcasts into the region along its missing leading axes and its
+    statically-1 axes.  With a repeated integer-array index the last write wins
+    (as in NumPy), and the gradient with respect to ``y`` then counts every
+    write; use distinct indices where that gradient matters.  ``inplace`` and
+    ``tolerate_inplace_aliasing`` are accepted for Theano compatibility; the
+    result is always a new array (the compiler decides about in-place work).
 
     Example::
 
@@ -362,8 +485,10 @@ def set_subtensor(x_sub: Variable, y: Any) -> Variable:
     return IncSubtensor(op.spec, "set")(x, y, *idx)
 
 
-def inc_subtensor(x_sub: Variable, y: Any) -> Variable:
-    """A copy of the indexed tensor with ``y`` added to the region ``x_sub``; repeated indices accumulate.
+def inc_subtensor(x_sub: Variable, y: Any, inplace: bool = False, set_instead_of_inc: bool = False,
+                  tolerate_inplace_aliasing: bool = False) -> Variable:
+    """A copy of the indexed tensor with ``y`` added to the region ``x_sub``; repeated indices accumulate
+    (as ``numpy.add.at``).  ``set_instead_of_inc=True`` is :func:`set_subtensor`, as in Theano.
 
     Example::
 
@@ -371,8 +496,9 @@ def inc_subtensor(x_sub: Variable, y: Any) -> Variable:
         >>> x, i = T.vector("x"), T.ivector("i")
         >>> z = T.inc_subtensor(x[i], 1.0)
     """
-    op, x, idx = _indexed(x_sub, "inc_subtensor")
-    return IncSubtensor(op.spec, "inc")(x, y, *idx)
+    name = "set_subtensor" if set_instead_of_inc else "inc_subtensor"
+    op, x, idx = _indexed(x_sub, name)
+    return IncSubtensor(op.spec, "set" if set_instead_of_inc else "inc")(x, y, *idx)
 
 
 __all__ = ["Subtensor", "IncSubtensor", "getitem", "set_subtensor", "inc_subtensor"]

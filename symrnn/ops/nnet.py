@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from symrnn.graph import FLOAT_DTYPES, INT_DTYPES, Apply, GraphTypeError, Op, Variable, op_error
+from symrnn.graph import FLOAT_DTYPES, INT_DTYPES, Apply, GraphShapeError, GraphTypeError, Op, Variable, op_error
 from symrnn.ops.elemwise import exp, hard_sigmoid, log, mul, neg, relu, sigmoid, softplus, sub
 from symrnn.ops.reduce import sum as reduce_sum
 from symrnn.tensor.basic import as_tensor_variable
@@ -72,8 +72,18 @@ def log_softmax(x: Any) -> Variable:
     return Softmax(log=True)(_as_rows(x))
 
 
+def _log_of(p: Variable) -> Variable:
+    """``log(p)``; for ``p = softmax(a)`` it is ``log_softmax(a)``, which stays finite where ``p`` underflows."""
+    if p.owner is not None and isinstance(p.owner.op, Softmax) and not p.owner.op.log:
+        return Softmax(log=True)(p.owner.inputs[0])
+    return log(p)
+
+
 def categorical_crossentropy(coding_dist: Any, true_dist: Any) -> Variable:
     """Cross-entropy per row: ``-log(p[i, y[i]])`` for integer targets, ``-sum(t * log(p))`` for one-hot rows.
+
+    When ``coding_dist`` is ``softmax(a)``, the log is taken as ``log_softmax(a)``, so
+    a confident wrong prediction costs a large finite number instead of ``inf``.
 
     Example::
 
@@ -85,20 +95,42 @@ def categorical_crossentropy(coding_dist: Any, true_dist: Any) -> Variable:
     from symrnn.ops.shape import arange, shape_i
 
     p, t = as_tensor_variable(coding_dist), as_tensor_variable(true_dist)
+    if p.dtype not in FLOAT_DTYPES or p.ndim == 0:
+        raise op_error("categorical_crossentropy", [p, t], "the coding distribution must be a float tensor of "
+                                                          "probabilities (one row per example)")
     if t.dtype in INT_DTYPES and t.ndim == p.ndim - 1:
         if p.ndim != 2:
             raise op_error("categorical_crossentropy", [p, t], "integer targets need a matrix of probabilities",
                            GraphTypeError)
-        return neg(log(p[arange(shape_i(p, 0)), t]))
-    if t.ndim != p.ndim:
+        if None not in (p.type.shape[0], t.type.shape[0]) and p.type.shape[0] != t.type.shape[0]:
+            raise op_error("categorical_crossentropy", [p, t], f"{p.type.shape[0]} rows of probabilities but "
+                                                              f"{t.type.shape[0]} targets", GraphShapeError)
+        return neg(_log_of(p)[arange(shape_i(p, 0)), t])
+    if t.ndim != p.ndim or t.dtype not in FLOAT_DTYPES | INT_DTYPES | {"bool"}:
         raise op_error("categorical_crossentropy", [p, t], "targets must be integer class indices (one "
                                                            "dimension less) or a distribution (same ndim)")
-    return neg(reduce_sum(mul(t, log(p)), axis=-1))
+    for axis, (a, b) in enumerate(zip(p.type.shape, t.type.shape)):
+        if None not in (a, b) and a != b:
+            raise op_error("categorical_crossentropy", [p, t], f"the probabilities and the target distribution "
+                                                              f"differ in size along axis {axis} ({a} vs {b})",
+                           GraphShapeError)
+    return neg(reduce_sum(mul(t, _log_of(p)), axis=-1))
 
 
 def binary_crossentropy(output: Any, target: Any) -> Variable:
-    """Elementwise ``-(t log(o) + (1 - t) log(1 - o))``."""
+    """Elementwise ``-(t log(o) + (1 - t) log(1 - o))``.
+
+    When ``output`` is ``sigmoid(a)`` it is computed as ``t softplus(-a) + (1 - t) softplus(a)``,
+    which stays finite where the sigmoid rounds to 0 or 1.
+    """
     o, t = as_tensor_variable(output), as_tensor_variable(target)
+    if o.dtype not in FLOAT_DTYPES:
+        raise op_error("binary_crossentropy", [o, t], "the output must be a float tensor of probabilities")
+    if t.dtype not in FLOAT_DTYPES | INT_DTYPES | {"bool"}:
+        raise op_error("binary_crossentropy", [o, t], "the target must be numbers in [0, 1]")
+    if o.owner is not None and o.owner.op == sigmoid.op:  # type: ignore[attr-defined]
+        a = o.owner.inputs[0]
+        return mul(t, softplus(neg(a))) + mul(sub(1, t), softplus(a))
     return neg(mul(t, log(o)) + mul(sub(1, t), log(sub(1, o))))
 
 

@@ -212,15 +212,11 @@ def scan(fn: Callable[..., Any], sequences: Any = None, outputs_info: Any = None
         state_placeholders.append(phs)
         fn_args.extend(phs)
 
-    # ---- non-sequences: placeholders, so their computation stays outside the loop
+    # ---- non-sequences: fn gets the outer variables themselves, so that grad() inside fn reaches through
+    # them (jacobian needs this); once the body is built they are replaced by placeholders.
     explicit_nonseqs = [as_tensor_variable(v) for v in _as_list(non_sequences)]
-    nonseq_placeholders = []
-    for v in explicit_nonseqs:
-        if isinstance(v, Constant):
-            nonseq_placeholders.append(v)
-        else:
-            nonseq_placeholders.append(v.type(v.name))
-    fn_args.extend(nonseq_placeholders)
+    step_placeholders = fn_args + [p for phs in state_placeholders for p in phs]
+    fn_args.extend(explicit_nonseqs)
 
     result = fn(*fn_args)
     outputs, updates, condition = _parse_step_result(result)
@@ -254,9 +250,13 @@ def scan(fn: Callable[..., Any], sequences: Any = None, outputs_info: Any = None
         state_taps.append((-1,))
         state_placeholders.append([ph])
 
+    for var in explicit_nonseqs:
+        if not isinstance(var, Constant) and var not in replace:
+            replace[var] = var.type(var.name)
+
     # ---- everything else the body uses from outside becomes an implicit non-sequence.  An outside
     # expression (say W.T, or another scan's result) is passed in whole, so it is computed once, before the loop.
-    placeholders = {id(v) for v in fn_args} | {id(p[0]) for p in state_placeholders}
+    placeholders = {id(v) for v in step_placeholders} | {id(p[0]) for p in state_placeholders}
     body_outputs = [o for o in outputs] + list(updates.values()) + ([condition] if condition is not None else [])
     implicit: list[Variable] = []
     for var in _free_variables(body_outputs, placeholders | {id(v) for v in replace}):
@@ -284,16 +284,13 @@ def scan(fn: Callable[..., Any], sequences: Any = None, outputs_info: Any = None
     for m, value in enumerate(body_outputs[n_out:n_out + len(shared_states)]):
         state_outs[len(state_inits) - len(shared_states) + m] = value
 
+    shared_state_ids = {id(v) for v in shared_states}
+    outer_nonseqs_final = []
+    for var in [*explicit_nonseqs, *implicit]:
+        if var in replace and id(var) not in shared_state_ids and var not in outer_nonseqs_final:
+            outer_nonseqs_final.append(var)
     inner_inputs = [*fn_args[: len(outer_seqs)], *[p for phs in state_placeholders for p in phs],
-                    *[p for p in nonseq_placeholders], *[replace[v] for v in implicit]]
-    outer_nonseqs = [*explicit_nonseqs, *implicit]
-    inner_inputs_final, outer_nonseqs_final = [], []
-    for ph, outer in zip(inner_inputs[len(inner_inputs) - len(outer_nonseqs):], outer_nonseqs):
-        if isinstance(ph, Constant):
-            continue  # a constant non-sequence needs no input
-        inner_inputs_final.append(ph)
-        outer_nonseqs_final.append(outer)
-    inner_inputs = inner_inputs[: len(inner_inputs) - len(outer_nonseqs)] + inner_inputs_final
+                    *[replace[v] for v in outer_nonseqs_final]]
     inner_outputs = [*state_outs, *nitsot_outs] + ([body_outputs[-1]] if condition is not None else [])
 
     info = ScanInfo(n_seqs=len(outer_seqs), state_taps=tuple(state_taps), n_nitsot=len(nitsot_outs),
