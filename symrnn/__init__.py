@@ -27,5 +27,5 @@ from symrnn.tensor.basic import shared
 
 __version__ = "0.1.0"
 
-__all__ = ["Function", "clone", "config", "function", "grad", "hessian", "jacobian", "printing", "scan", "shared", "tensor",
-           "to_networkx", "until", "verify_grad"]
+__all__ = ["Function", "clone", "config", "function", "grad", "hessian", "jacobian", "pp", "printing", "scan",
+           "shared", "tensor", "to_networkx", "until", "verify_grad"]

@@ -81,6 +81,45 @@ def debugprint(obj: Any, file: TextIO | None = None, print_type: bool = True) ->
     return text
 
 
-pp = debugprint
+
 
 __all__ = ["debugprint", "pp"]
+
+
+_INFIX = {"add": "+", "sub": "-", "mul": "*", "true_div": "/", "int_div": "//", "mod": "%", "pow": "**",
+          "lt": "<", "gt": ">", "le": "<=", "ge": ">=", "eq": "==", "neq": "!="}
+
+
+def pp(var: Variable) -> str:
+    """A one-line infix rendering of an expression (Theano's ``theano.pp``).
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> x = T.dscalar("x")
+        >>> pp(x ** 2 + T.exp(x))
+        '((x ** 2.0) + exp(x))'
+    """
+    from symrnn.graph import toposort
+
+    text: dict[int, str] = {}
+
+    def show(v: Variable) -> str:
+        if id(v) in text:
+            return text[id(v)]
+        if isinstance(v, Constant):
+            return repr(v.data.item()) if v.data.size == 1 else "Constant"
+        return v.name or f"<{v.type!r}>"
+
+    for node in toposort([var]):
+        args = [show(v) for v in node.inputs]
+        name = getattr(node.op, "name", None) or str(node.op)
+        if name in _INFIX and len(args) == 2:
+            out = f"({args[0]} {_INFIX[name]} {args[1]})"
+        elif name == "neg":
+            out = f"-{args[0]}"
+        else:
+            out = f"{node.op}({', '.join(args)})"
+        for o in node.outputs:
+            text[id(o)] = o.name or out
+    return show(var)

@@ -106,10 +106,13 @@ class Function:
         self.source: str | None = None
         if mode != "reference":
             leaves = {id(v) for v in inputs} | {id(v) for v in self.shared}
-            copies = []
+            # Copy an output that is (a view of) an input, a shared value, a constant or another output,
+            # so that callers never receive two arrays sharing memory, nor our own storage.
+            copies, claimed = [], set()
             for var in all_outputs:
                 root = _root_of_view(var)
-                copies.append(id(root) in leaves or isinstance(root, Constant))
+                copies.append(id(root) in leaves or isinstance(root, Constant) or id(root) in claimed)
+                claimed.add(id(root))
             self._generated = codegen.generate(inputs, self.shared, self.nodes, all_outputs, copies,
                                                fn_name=codegen.safe_identifier(name or "compiled", 40))
             self.source = self._generated.source

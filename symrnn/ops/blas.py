@@ -7,7 +7,15 @@ from typing import Any
 import numpy as np
 
 from symrnn.graph import FLOAT_DTYPES, Apply, GraphShapeError, Op, TensorType, Variable, grad_undefined, op_error
-from symrnn.ops.elemwise import broadcast_static_shapes, cast, mul, sum_to
+from symrnn.ops.elemwise import (
+    broadcast_checks,
+    broadcast_static_shapes,
+    cast,
+    emit_checks,
+    mul,
+    perform_checks,
+    sum_to,
+)
 from symrnn.ops.shape import dimshuffle, reshape, shape_i, swapaxes
 from symrnn.tensor.basic import as_tensor_variable
 
@@ -103,15 +111,26 @@ class MatMul(Op):
             raise op_error(self, [x, y], "needs inputs of at least 2 dimensions (matmul() promotes vectors)")
         x, y = _common_dtype(x, y)
         _check_aligned(self, x, y, -1, -2)
-        batch = broadcast_static_shapes(
-            self, [TensorType(x.dtype, x.type.shape[:-2])(), TensorType(y.dtype, y.type.shape[:-2])()])
+        try:
+            batch = broadcast_static_shapes(
+                self, [TensorType(x.dtype, x.type.shape[:-2])(), TensorType(y.dtype, y.type.shape[:-2])()])
+        except GraphShapeError:
+            raise op_error(self, [x, y], f"the batch axes of shapes {x.type.shape} and {y.type.shape} cannot be "
+                                         f"broadcast together", GraphShapeError) from None
         return Apply(self, [x, y], [TensorType(x.dtype, batch + (x.type.shape[-2], y.type.shape[-1]))])
 
+    @staticmethod
+    def _batch_checks(node: Apply) -> list[tuple[int, list[tuple[int, int]]]]:
+        # batch axes broadcast only where statically 1, as elementwise ops do
+        return broadcast_checks([v.type.shape[:-2] for v in node.inputs], node.outputs[0].ndim - 2)
+
     def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
-        return [np.matmul(*inputs)]
+        perform_checks(node, inputs, self._batch_checks(node))
+        return [np.asarray(np.matmul(*inputs))]
 
     def emit(self, node: Apply, inputs: list[str], outputs: list[str], ctx: Any) -> str:
-        return f"{outputs[0]} = xp.matmul({inputs[0]}, {inputs[1]})"
+        checks = emit_checks(node, inputs, self._batch_checks(node), ctx)
+        return "\n".join(checks + [f"{outputs[0]} = xp.matmul({inputs[0]}, {inputs[1]})"])
 
     def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:
         (x, y), (g,) = node.inputs, output_grads

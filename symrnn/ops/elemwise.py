@@ -115,8 +115,11 @@ class Elemwise(Op):
         harmonized = harmonize_weak([inputs[i] for i in positions])
         for i, v in zip(positions, harmonized):
             inputs[i] = v
+        if self.input_kinds == "f":  # a float-only op computes on integers in NumPy's float for them
+            inputs = [v if v.dtype in FLOAT_DTYPES else cast(v, np.result_type(v.dtype, np.float16))
+                      for v in inputs]
         for v in inputs:
-            if v.dtype == "bool" and "b" not in self.input_kinds or np.dtype(v.dtype).kind not in self.input_kinds:
+            if np.dtype(v.dtype).kind not in self.input_kinds:
                 raise op_error(self, inputs, f"does not accept dtype {v.dtype}")
         shape = broadcast_static_shapes(self, inputs)
         try:
@@ -126,10 +129,12 @@ class Elemwise(Op):
         return Apply(self, inputs, [TensorType(dtype, shape)])
 
     def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        perform_checks(node, inputs, runtime_checks(node))
         return [np.asarray(self.impl(*inputs), dtype=node.outputs[0].dtype)]
 
     def emit(self, node: Apply, inputs: list[str], outputs: list[str], ctx: Any) -> str:
-        return f"{outputs[0]} = {self.code.format(*inputs)}"
+        checks = emit_checks(node, inputs, runtime_checks(node), ctx)
+        return "\n".join(checks + [f"{outputs[0]} = {self.code.format(*inputs)}"])
 
     def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:
         (out,), (g,) = node.outputs, output_grads
@@ -146,6 +151,68 @@ class Elemwise(Op):
                     gx = cast(gx, x.dtype)
             result.append(gx)
         return result
+
+
+def runtime_checks(node: Apply) -> list[tuple[int, list[tuple[int, int]]]]:
+    """The output axes whose runtime sizes must be compared (see :func:`broadcast_checks`)."""
+    checks = []
+    for axis, members in broadcast_checks([v.type.shape for v in node.inputs], node.outputs[0].ndim):
+        unique = list({id(node.inputs[i]): (i, a) for i, a in members}.values())  # x * x needs no check
+        if len(unique) > 1:
+            checks.append((axis, unique))
+    return checks
+
+
+def broadcast_checks(shapes: Sequence[Sequence[int | None]], ndim: int) -> list[tuple[int, list[tuple[int, int]]]]:
+    """For static ``shapes`` broadcast to ``ndim`` axes: ``(axis, [(input, input_axis), ...])`` to compare at runtime.
+
+    Broadcasting follows from static 1s only.  Along an axis, every input whose
+    static size is not 1 must have the same runtime size; that needs a runtime
+    check when one of those sizes is unknown (``None``).
+    """
+    checks = []
+    for axis in range(ndim):
+        members, sizes = [], []
+        for i, shape in enumerate(shapes):
+            own = axis - (ndim - len(shape))
+            if own >= 0 and shape[own] != 1:
+                members.append((i, own))
+                sizes.append(shape[own])
+        if len(members) > 1 and None in sizes:
+            checks.append((axis, members))
+    return checks
+
+
+def emit_checks(node: Apply, inputs: list[str], checks: list[tuple[int, list[tuple[int, int]]]], ctx: Any) -> list[str]:
+    """One source line that calls :func:`broadcast_error` when runtime sizes disagree (none if nothing to check)."""
+    if not checks:
+        return []
+    ndim = node.outputs[0].ndim
+    members = {i for _, m in checks for i, _ in m}
+    if len(checks) == ndim and all({i for i, _ in m} == members for _, m in checks) and all(
+            node.inputs[i].ndim == ndim for i in members):
+        condition = " == ".join(f"{inputs[i]}.shape" for i in sorted(members))  # whole shapes must agree
+    else:
+        condition = " and ".join(" == ".join(f"{inputs[i]}.shape[{a}]" for i, a in m) for _, m in checks)
+    shapes = ", ".join(f"xp.shape({name})" for name in inputs)
+    return [f"if not ({condition}): {ctx.bind(broadcast_error, 'fail')}({ctx.bind(node)}, [{shapes}], "
+            f"{ctx.bind(checks, 'checks')})"]
+
+
+def perform_checks(node: Apply, inputs: Sequence[Any], checks: list[tuple[int, list[tuple[int, int]]]]) -> None:
+    """What :func:`emit_checks` emits, for ``perform``."""
+    shapes = [np.shape(v) for v in inputs]
+    if any(len({shapes[i][a] for i, a in members}) > 1 for _, members in checks):
+        broadcast_error(node, shapes, checks)
+
+
+def broadcast_error(node: Apply, shapes: Sequence[tuple[int, ...]],
+                    checks: list[tuple[int, list[tuple[int, int]]]]) -> None:
+    """Raise the error for inputs whose runtime shapes do not fit (only static 1s broadcast)."""
+    axis = next(axis for axis, members in checks if len({shapes[i][a] for i, a in members}) > 1)
+    raise ValueError(f"{node.op}: runtime shapes {', '.join(map(str, shapes))} do not match along axis {axis}; "
+                     f"only dimensions that are statically 1 broadcast (declare one with T.row/T.col, "
+                     f"shape=(1, None) or dimshuffle('x', ...))")
 
 
 def sum_to(g: Variable, shape: Sequence[int | None]) -> Variable:
@@ -219,7 +286,10 @@ mod = _elemwise(
 neg = _elemwise("neg", 1, np.negative, "-{0}", lambda x, z, g: [neg(g)], "``-x``.")
 pow = _elemwise(
     "pow", 2, np.power, "{0} ** {1}",
-    lambda x, y, z, g: [mul(g, mul(y, pow(x, sub(y, 1)))), mul(g, mul(z, log(x)))], "``x ** y``.")
+    # d/dx is 0 where y == 0 (not 0 * 0 ** -1), and d/dy is 0 where x == 0 (not 0 * log(0)), as in PyTorch
+    lambda x, y, z, g: [mul(g, mul(y, pow(switch(eq(y, 0), 1, x), sub(y, 1)))),
+                        mul(g, mul(z, log(switch(eq(x, 0), 1, x))))],
+    "``x ** y``.")
 maximum = _elemwise(
     "maximum", 2, np.maximum, "xp.maximum({0}, {1})",
     lambda x, y, z, g: [mul(g, ge(x, y)), mul(g, lt(x, y))],
@@ -328,12 +398,20 @@ def cast(x: Any, dtype: Any) -> Variable:
         float32(?,)
     """
     x = as_tensor_variable(x)
-    from symrnn.graph import _normalize_dtype
-
-    target = _normalize_dtype(config.floatX if dtype == "floatX" else dtype)
+    target = dtype_arg("cast", [x], dtype)
     if x.dtype == target:
         return x
     return Cast(target)(x)
+
+
+def dtype_arg(op: Any, inputs: Sequence[Variable], dtype: Any) -> str:
+    """A ``dtype=`` argument as a supported dtype name (``None``/``"floatX"``: ``config.floatX``), or an op error."""
+    from symrnn.graph import _normalize_dtype
+
+    try:
+        return _normalize_dtype(config.floatX if dtype is None or dtype == "floatX" else dtype)
+    except TypeError as exc:
+        raise op_error(op, inputs, str(exc)) from None
 
 
 def check_float(op_name: str, x: Variable) -> None:

@@ -16,7 +16,9 @@ def normalize_axis(op: Any, x: Variable, axis: Any) -> tuple[int, ...]:
     """``None`` means every axis; negative axes count from the end; repeats are an error."""
     if axis is None:
         return tuple(range(x.ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if isinstance(axis, (int, np.integer)) or not isinstance(axis, (tuple, list)):
+        axis = (axis,)
+    axes = tuple(axis)
     out = []
     for a in axes:
         if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
@@ -67,21 +69,21 @@ class Reduce(Op):
                 if x.type.shape[a] == 0:
                     raise op_error(self, [x], f"cannot take the {self.kind} over axis {a}, which is empty",
                                    GraphShapeError)
-        probe = self._IMPL[self.kind](np.ones((1,) * x.ndim, dtype=x.dtype), axis=self.axis or None)
-        dtype = np.asarray(probe).dtype.name if self.axis else x.dtype
+        probe = self._IMPL[self.kind](np.ones((1,) * x.ndim, dtype=x.dtype), axis=self.axis)
+        dtype = np.asarray(probe).dtype.name
         shape = reduced_shape(x.type.shape, self.axis, self.keepdims)
         return Apply(self, [x], [TensorType(dtype, shape)])
 
     def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
         (x,) = inputs
-        if not self.axis:
-            return [np.array(x, copy=True)]
+        if not self.axis:  # nothing to reduce: a copy, in NumPy's accumulator dtype (sum of int32 is int64)
+            return [np.array(x, dtype=node.outputs[0].dtype, copy=True)]
         out = self._IMPL[self.kind](x, axis=self.axis, keepdims=self.keepdims)
         return [np.asarray(out, dtype=node.outputs[0].dtype)]
 
     def emit(self, node: Apply, inputs: list[str], outputs: list[str], ctx: Any) -> str:
         if not self.axis:
-            return f"{outputs[0]} = {inputs[0]}.copy()"
+            return f"{outputs[0]} = xp.array({inputs[0]}, dtype={node.outputs[0].dtype!r}, copy=True)"
         keep = ", keepdims=True" if self.keepdims else ""
         return f"{outputs[0]} = xp.{self.kind}({inputs[0]}, axis={self.axis!r}{keep})"
 
@@ -119,6 +121,8 @@ class ProdOthers(Op):
 
     def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
         (x,) = inputs
+        if x.size == 0:
+            return [np.ones_like(x)]
         kept = [i for i in range(x.ndim) if i not in self.axis]
         moved = np.transpose(x, kept + list(self.axis))
         flat = moved.reshape(moved.shape[: len(kept)] + (-1,))
@@ -126,7 +130,7 @@ class ProdOthers(Op):
         left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
         right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
         out = (left * right).reshape(moved.shape)
-        return [np.ascontiguousarray(np.transpose(out, np.argsort(kept + list(self.axis))))]
+        return [np.transpose(out, np.argsort(kept + list(self.axis))).copy()]
 
 
 def _reduce(kind: str, x: Any, axis: Any = None, keepdims: bool = False) -> Variable:
@@ -201,6 +205,8 @@ class Argmax(Op):
 
     def make_node(self, x: Any) -> Apply:
         x = as_tensor_variable(x)
+        if 0 in (x.type.shape if self.axis is None else x.type.shape[self.axis:self.axis + 1]):
+            raise op_error(self, [x], "cannot take the index of an extreme of an empty array", GraphShapeError)
         if self.axis is None:
             shape: tuple[int | None, ...] = (1,) * x.ndim if self.keepdims else ()
         else:
@@ -222,7 +228,10 @@ class Argmax(Op):
 def _arg(kind: str, x: Any, axis: Any, keepdims: bool) -> Variable:
     x = as_tensor_variable(x)
     if axis is not None:
-        (axis,) = normalize_axis(f"arg{kind}", x, axis if isinstance(axis, (int, np.integer)) else tuple(axis))
+        axes = normalize_axis(f"arg{kind}", x, axis)
+        if len(axes) != 1:
+            raise op_error(f"arg{kind}", [x], f"axis must be one int or None, got {axis!r}")
+        (axis,) = axes
     return Argmax(kind, axis, keepdims)(x)
 
 

@@ -25,7 +25,6 @@ from symrnn.graph import (
     Op,
     TensorType,
     Variable,
-    _normalize_dtype,
     op_error,
 )
 from symrnn.tensor.basic import as_tensor_variable, constant
@@ -143,6 +142,7 @@ class Reshape(Op):
     """Reshape ``x`` to the given dimensions (int64 scalars, one of which may be -1)."""
 
     __props__ = ("ndim",)
+    view_map = {0: 0}  # NumPy's reshape returns a view when it can
 
     def __init__(self, ndim: int) -> None:
         self.ndim = ndim
@@ -216,6 +216,7 @@ class DimShuffle(Op):
     """Permute axes, insert broadcastable axes (``'x'``) and drop size-1 axes, as Theano's ``dimshuffle``."""
 
     __props__ = ("input_ndim", "new_order")
+    view_map = {0: 0}
 
     def __init__(self, input_ndim: int, new_order: Sequence[Any]) -> None:
         self.input_ndim = input_ndim
@@ -299,6 +300,9 @@ def dimshuffle(x: Any, *pattern: Any) -> Variable:
 def transpose(x: Any, axes: Sequence[int] | None = None) -> Variable:
     """Permute the axes (reverse them by default), as ``numpy.transpose``."""
     x = as_tensor_variable(x)
+    if axes is not None and any(not -x.ndim <= a < x.ndim for a in axes):
+        raise op_error("transpose", [x], f"axes {tuple(axes)} are out of range for {x.ndim} dimension(s)",
+                       GraphShapeError)
     axes = tuple(reversed(range(x.ndim))) if axes is None else tuple(a % x.ndim for a in axes)
     if sorted(axes) != list(range(x.ndim)):
         raise op_error("transpose", [x], f"axes {axes} are not a permutation of {x.ndim} axes", GraphShapeError)
@@ -308,6 +312,9 @@ def transpose(x: Any, axes: Sequence[int] | None = None) -> Variable:
 def swapaxes(x: Any, a: int, b: int) -> Variable:
     """Exchange two axes."""
     x = as_tensor_variable(x)
+    if not (-x.ndim <= a < x.ndim and -x.ndim <= b < x.ndim):
+        raise op_error("swapaxes", [x], f"axes {a} and {b} are out of range for {x.ndim} dimension(s)",
+                       GraphShapeError)
     order = list(range(x.ndim))
     order[a], order[b] = order[b], order[a]
     return dimshuffle(x, order)
@@ -316,6 +323,9 @@ def swapaxes(x: Any, a: int, b: int) -> Variable:
 def expand_dims(x: Any, axis: int) -> Variable:
     """Insert a size-1 axis at position ``axis``."""
     x = as_tensor_variable(x)
+    if not -(x.ndim + 1) <= axis <= x.ndim:
+        raise op_error("expand_dims", [x], f"axis {axis} is out of range for {x.ndim + 1} dimension(s)",
+                       GraphShapeError)
     axis = axis % (x.ndim + 1)
     order: list[Any] = list(range(x.ndim))
     order.insert(axis, "x")
@@ -387,7 +397,9 @@ def alloc(value: Any, *shape: Any) -> Variable:
 
 
 def _fill(fill_value: float, shape: Any, dtype: Any) -> Variable:
-    dtype = _normalize_dtype(config.floatX if dtype is None or dtype == "floatX" else dtype)
+    from symrnn.ops.elemwise import dtype_arg
+
+    dtype = dtype_arg("alloc", [], dtype)
     return Alloc()(constant(np.asarray(fill_value, dtype=dtype)), *_dims_of("alloc", shape))
 
 
@@ -475,7 +487,9 @@ def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None) -> Va
     if dtype is None:
         all_int = all(v.dtype in INT_DTYPES or v.dtype == "bool" for v in inputs)
         dtype = "int64" if all_int else config.floatX
-    return ARange(_normalize_dtype(config.floatX if dtype == "floatX" else dtype))(*inputs)
+    from symrnn.ops.elemwise import dtype_arg
+
+    return ARange(dtype_arg("arange", inputs, dtype))(*inputs)
 
 
 # --------------------------------------------------------------------------- join / split
@@ -525,6 +539,13 @@ class Join(Op):
         return [p if t.dtype in FLOAT_DTYPES else None for p, t in zip(parts, node.inputs)]
 
 
+def _harmonize(tensors: list[Variable]) -> list[Variable]:
+    """Python scalars take the dtype of the other tensors (``stack([x_f32, 0.0])`` is float32)."""
+    from symrnn.ops.elemwise import harmonize_weak
+
+    return harmonize_weak(tensors)
+
+
 def cast_to(x: Variable, dtype: str) -> Variable:
     from symrnn.ops.elemwise import cast
 
@@ -540,7 +561,7 @@ def concatenate(tensors: Sequence[Any], axis: int = 0) -> Variable:
         >>> T.concatenate([T.tensor("float64", (2, 3)), T.tensor("float64", (4, 3))]).type
         float64(6, 3)
     """
-    tensors = [as_tensor_variable(t) for t in tensors]
+    tensors = _harmonize([as_tensor_variable(t) for t in tensors])
     if not tensors:
         raise op_error("concatenate", [], "needs at least one tensor")
     ndim = tensors[0].ndim
@@ -564,9 +585,12 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Variable:
     tensors = [as_tensor_variable(t) for t in tensors]
     if not tensors:
         raise op_error("stack", [], "needs at least one tensor")
+    tensors = _harmonize(tensors)
     ndim = tensors[0].ndim
     if any(t.ndim != ndim for t in tensors):
         raise op_error("stack", tensors, "all inputs must have the same number of dimensions")
+    if not -(ndim + 1) <= axis <= ndim:
+        raise op_error("stack", tensors, f"axis {axis} is out of range for {ndim + 1} dimension(s)", GraphShapeError)
     axis = axis % (ndim + 1)
     expanded = [expand_dims(t, axis) for t in tensors]
     return expanded[0] if len(expanded) == 1 else Join(axis)(*expanded)
@@ -579,6 +603,7 @@ class Split(Op):
 
     def __init__(self, n_splits: int, axis: int) -> None:
         self.n_splits, self.axis = n_splits, axis
+        self.view_map = {i: 0 for i in range(n_splits)}  # the pieces are views of x
 
     def __str__(self) -> str:
         return f"split{{{self.n_splits}, axis={self.axis}}}"
@@ -591,6 +616,8 @@ class Split(Op):
         if not 0 <= self.axis < x.ndim:
             raise op_error(self, [x], f"axis {self.axis} is out of range", GraphShapeError)
         static = [_static_int(s) for s in sizes]
+        if any(s is not None and s < 0 for s in static):
+            raise op_error(self, [x], f"split sizes {static} must not be negative", GraphShapeError)
         total = x.type.shape[self.axis]
         if total is not None and None not in static and sum(static) != total:  # type: ignore[arg-type]
             raise op_error(self, [x], f"sizes {static} do not add up to {total} along axis {self.axis}",
@@ -604,8 +631,9 @@ class Split(Op):
 
     def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
         x, *sizes = inputs
-        if sum(int(s) for s in sizes) != x.shape[self.axis]:
-            raise ValueError(f"split sizes {[int(s) for s in sizes]} do not add up to {x.shape[self.axis]}")
+        if sum(int(s) for s in sizes) != x.shape[self.axis] or any(int(s) < 0 for s in sizes):
+            raise ValueError(f"split sizes {[int(s) for s in sizes]} are negative or do not add up to "
+                             f"{x.shape[self.axis]}")
         return list(np.split(x, np.cumsum([int(s) for s in sizes])[:-1], axis=self.axis))
 
     def emit(self, node: Apply, inputs: list[str], outputs: list[str], ctx: Any) -> str:

@@ -7,6 +7,7 @@ Example::
     >>> f = symrnn.function([x], T.nnet.sigmoid(x))
 """
 
+from symrnn.gradient import grad, hessian, jacobian  # noqa: F401  (Theano's T.grad)
 from symrnn.graph import Constant, SharedVariable, TensorType, Variable  # noqa: F401
 from symrnn.ops.blas import *  # noqa: F403
 from symrnn.ops.elemwise import *  # noqa: F403

@@ -130,6 +130,23 @@ bscalar, bvector, bmatrix = (_constructor(n, "int8") for n in range(3))
 wscalar, wvector, wmatrix = (_constructor(n, "int16") for n in range(3))
 
 
+def _plural(single: Any) -> Any:
+    def make(*names: Any) -> list[Variable]:
+        if len(names) == 1 and isinstance(names[0], int):  # Theano also accepts a count
+            return [single() for _ in range(names[0])]
+        return [single(name) for name in names]
+
+    make.__doc__ = "Several variables at once, one per name (Theano's plural constructors: ``T.dmatrices('x', 'y')``)."
+    return make
+
+
+scalars, vectors, matrices, tensor3s, tensor4s = (_plural(c) for c in (scalar, vector, matrix, tensor3, tensor4))
+iscalars, ivectors, imatrices = (_plural(c) for c in (iscalar, ivector, imatrix))
+lscalars, lvectors, lmatrices = (_plural(c) for c in (lscalar, lvector, lmatrix))
+fscalars, fvectors, fmatrices, ftensor3s = (_plural(c) for c in (fscalar, fvector, fmatrix, ftensor3))
+dscalars, dvectors, dmatrices, dtensor3s = (_plural(c) for c in (dscalar, dvector, dmatrix, dtensor3))
+
+
 def row(name: str | None = None, dtype: Any = None) -> Variable:
     """A matrix with one row (static shape ``(1, None)``), Theano's ``T.row``."""
     return tensor(dtype, (1, None), name=name)
@@ -148,4 +165,7 @@ __all__ = [
     "fscalar", "fvector", "fmatrix", "ftensor3", "ftensor4",
     "dscalar", "dvector", "dmatrix", "dtensor3", "dtensor4",
     "bscalar", "bvector", "bmatrix", "wscalar", "wvector", "wmatrix",
+    "scalars", "vectors", "matrices", "tensor3s", "tensor4s", "iscalars", "ivectors", "imatrices",
+    "lscalars", "lvectors", "lmatrices", "fscalars", "fvectors", "fmatrices", "ftensor3s",
+    "dscalars", "dvectors", "dmatrices", "dtensor3s",
 ]

@@ -90,6 +90,8 @@ def install() -> None:
     """Attach the tensor language to ``Variable`` (idempotent)."""
     for name, fn in METHODS.items():
         setattr(Variable, name, fn)
+    # A NumPy array on the left of an operator must defer to the variable (x + np_array builds a node).
+    Variable.__array_ufunc__ = None  # type: ignore[attr-defined]
     # Python sets __hash__ to None when a class defines __eq__ after the fact; keep identity semantics.
     Variable.__hash__ = object.__hash__  # type: ignore[method-assign]
 
