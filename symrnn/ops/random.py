@@ -1,0 +1,115 @@
+"""Random numbers as pure ops, and Theano's ``RandomStreams``.
+
+A draw is a pure function of ``(seed, draw id, counter)``: the counter is an
+int64 shared variable whose *default update* adds one, so every call of a
+compiled function that uses the stream draws fresh numbers, without the user
+listing the update (as Theano's default updates do).  Two draws in one graph
+have different ids, so they are independent.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+
+from symrnn.config import config
+from symrnn.graph import Apply, GraphTypeError, Op, SharedVariable, TensorType, Variable, op_error
+from symrnn.ops.shape import _as_int_scalar, _dims_of, _static_int
+from symrnn.tensor.basic import as_tensor_variable
+
+
+def _generator(seed: int, draw: int, counter: Any) -> np.random.Generator:
+    return np.random.default_rng([seed, draw, int(counter)])
+
+
+class RandomDraw(Op):
+    """Samples of a distribution (``uniform``, ``normal`` or ``binomial``) for a given counter value."""
+
+    __props__ = ("dist", "seed", "draw", "dtype")
+
+    def __init__(self, dist: str, seed: int, draw: int, dtype: str) -> None:
+        self.dist, self.seed, self.draw, self.dtype = dist, seed, draw, dtype
+
+    def __str__(self) -> str:
+        return f"random_{self.dist}"
+
+    def make_node(self, counter: Variable, a: Any, b: Any, *dims: Any) -> Apply:
+        a, b = as_tensor_variable(a), as_tensor_variable(b)
+        if a.ndim or b.ndim:
+            raise op_error(self, [a, b], "the distribution parameters must be scalars")
+        dims = [_as_int_scalar(self, d, "each dimension") for d in dims]
+        shape = tuple(_static_int(d) for d in dims)
+        return Apply(self, [counter, a, b, *dims], [TensorType(self.dtype, shape)])
+
+    def sample(self, counter: Any, a: Any, b: Any, *dims: Any) -> np.ndarray:
+        gen = _generator(self.seed, self.draw, counter)
+        shape = tuple(int(d) for d in dims)
+        if self.dist == "uniform":
+            out = gen.uniform(float(a), float(b), size=shape)
+        elif self.dist == "normal":
+            out = gen.normal(float(a), float(b), size=shape)
+        else:  # binomial with n trials a, probability b
+            out = gen.binomial(int(a), float(b), size=shape)
+        return np.asarray(out, dtype=self.dtype)
+
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        return [self.sample(*inputs)]
+
+    def emit(self, node: Apply, inputs: list[str], outputs: list[str], ctx: Any) -> str:
+        return f"{outputs[0]} = {ctx.bind(self.sample, 'sample')}({', '.join(inputs)})"
+
+    def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:
+        return [None] * len(node.inputs)
+
+
+class RandomStreams:
+    """A seeded source of random tensors whose numbers change on every call (Theano's ``RandomStreams``).
+
+    Example::
+
+        >>> import symrnn
+        >>> srng = RandomStreams(seed=42)
+        >>> u = srng.uniform((2,))
+        >>> f = symrnn.function([], u)
+        >>> bool((f() != f()).all())    # the stream advances by itself
+        True
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        if not isinstance(seed, (int, np.integer)):
+            raise GraphTypeError(f"RandomStreams: seed must be an int, got {seed!r}")
+        self.seed = int(seed)
+        self.counter = SharedVariable(np.int64(0), name="random_counter")
+        self.counter.default_update = self.counter + 1
+        self._draws = itertools.count()
+
+    def _draw(self, dist: str, size: Any, a: Any, b: Any, dtype: Any) -> Variable:
+        dtype = np.dtype(config.floatX if dtype is None or dtype == "floatX" else dtype).name
+        op = RandomDraw(dist, self.seed, next(self._draws), dtype)
+        return op(self.counter, a, b, *_dims_of(f"random_{dist}", size))
+
+    def uniform(self, size: Any, low: float = 0.0, high: float = 1.0, dtype: Any = None) -> Variable:
+        """Uniform samples in ``[low, high)`` of shape ``size`` (ints or symbolic scalars)."""
+        return self._draw("uniform", size, low, high, dtype)
+
+    def normal(self, size: Any, avg: float = 0.0, std: float = 1.0, dtype: Any = None) -> Variable:
+        """Normal samples of shape ``size``."""
+        return self._draw("normal", size, avg, std, dtype)
+
+    def binomial(self, size: Any, n: int = 1, p: float = 0.5, dtype: Any = "int64") -> Variable:
+        """Binomial samples (``n`` trials, probability ``p``); a dropout mask is ``binomial(size, p=keep)``."""
+        out = self._draw("binomial", size, n, p, "int64")
+        if dtype != "int64":
+            from symrnn.ops.elemwise import cast
+
+            out = cast(out, dtype)
+        return out
+
+    def reset(self) -> None:
+        """Start the stream over: the next call draws what the first call drew."""
+        self.counter.set_value(np.int64(0))
+
+
+__all__ = ["RandomDraw", "RandomStreams"]
