@@ -8,7 +8,7 @@ Example::
     >>> outputs, (c, h) = nn.rnn(cell, T.tensor3("x"))
 """
 
-from symrnn.nn import init
+from symrnn.nn import init, io, losses, optimizers
 from symrnn.nn.cells import (
     Cell,
     DropoutWrapper,
@@ -20,6 +20,9 @@ from symrnn.nn.cells import (
     rnn,
 )
 from symrnn.nn.interop import export_torch_weights, load_torch_weights
+from symrnn.nn.io import load_params, save_params
+from symrnn.nn.layers import Dense, Embedding
 
-__all__ = ["Cell", "DropoutWrapper", "GRUCell", "LSTMCell", "MultiRNNCell", "RNNCell", "bidirectional_rnn",
-           "export_torch_weights", "init", "load_torch_weights", "rnn"]
+__all__ = ["Cell", "Dense", "DropoutWrapper", "Embedding", "GRUCell", "LSTMCell", "MultiRNNCell", "RNNCell",
+           "bidirectional_rnn", "export_torch_weights", "init", "io", "load_params", "load_torch_weights", "losses",
+           "optimizers", "rnn", "save_params"]
