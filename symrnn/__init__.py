@@ -13,11 +13,10 @@ Example::
            [0.19661193, 0.10499359]])
 """
 
-from symrnn import (
-           printing,
-           tensor,  # noqa: F401  (attaches the tensor language to Variable first)
-)
-from symrnn.compile import Function, function
+from symrnn import tensor  # noqa: F401, I001  (attaches the tensor language to Variable first)
+from symrnn import printing
+from symrnn.printing import pp
+from symrnn.compile import Function, In, function
 from symrnn.config import config
 from symrnn.gradient import grad, hessian, jacobian, verify_grad
 from symrnn.graph import clone_replace as clone
@@ -27,5 +26,5 @@ from symrnn.tensor.basic import shared
 
 __version__ = "0.1.0"
 
-__all__ = ["Function", "clone", "config", "function", "grad", "hessian", "jacobian", "pp", "printing", "scan",
+__all__ = ["Function", "In", "clone", "config", "function", "grad", "hessian", "jacobian", "pp", "printing", "scan",
            "shared", "tensor", "to_networkx", "until", "verify_grad"]

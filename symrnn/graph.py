@@ -30,12 +30,15 @@ def user_line() -> str:
     This is how graph-building errors point at the user's code.
     """
     frame = sys._getframe(1)
+    outermost = None
     while frame is not None:
         filename = frame.f_code.co_filename
         if not os.path.abspath(filename).startswith(_PACKAGE_DIR) and not filename.startswith("<frozen"):
             return f"{filename}:{frame.f_lineno}"
+        outermost = frame
         frame = frame.f_back
-    return "<unknown>"
+    # Graphs built by symrnn itself (the demo): the outermost symrnn frame is the most telling.
+    return f"{outermost.f_code.co_filename}:{outermost.f_lineno}" if outermost is not None else "<unknown>"
 
 
 def describe(var: Variable) -> str:

@@ -39,7 +39,7 @@ def debugprint(obj: Any, file: TextIO | None = None, print_type: bool = True) ->
     from symrnn.compile.function import Function
 
     if isinstance(obj, Function):
-        roots = obj.outputs + [v for _, v in obj.updates]
+        roots = obj.compiled_outputs  # what the compiled code computes, after rewrites
     elif isinstance(obj, Variable):
         roots = [obj]
     else:

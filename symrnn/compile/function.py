@@ -29,6 +29,27 @@ from symrnn.tensor.basic import as_tensor_variable
 MODES = ("FAST_RUN", "FAST_COMPILE", "reference", "DebugMode")
 
 
+class In:
+    """An input with options, Theano's ``theano.In``: ``value`` is its default when the call omits it.
+
+    Example::
+
+        >>> import symrnn, symrnn.tensor as T
+        >>> x, y = T.dscalars("x", "y")
+        >>> f = symrnn.function([x, symrnn.In(y, value=1.0)], x + y)
+        >>> f(2.0), f(2.0, 5.0)
+        (array(3.), array(7.))
+    """
+
+    def __init__(self, variable: Variable, value: Any = None, name: str | None = None, borrow: bool = False,
+                 mutable: bool = False) -> None:
+        if not isinstance(variable, Variable):
+            raise TypeError(f"In: {variable!r} is not a symbolic variable")
+        if mutable:
+            raise NotImplementedError("In(mutable=True) is not supported: symrnn never writes into inputs")
+        self.variable, self.value, self.name, self.borrow = variable, value, name, borrow
+
+
 class UnusedInputError(ValueError):
     """An input of ``function`` is not used by any output or update."""
 
@@ -97,23 +118,38 @@ class Function:
         self.allow_input_downcast = allow_input_downcast
         self._single = single
         all_outputs = outputs + [value for _, value in updates]
-        self.nodes: list[Apply] = toposort(all_outputs)
-        self.shared: list[SharedVariable] = [v for v in graph_inputs(all_outputs) if isinstance(v, SharedVariable)]
         given = {id(v) for v in inputs}
-        self.shared = [v for v in self.shared if id(v) not in given]
+
+        def shared_of(roots: list[Variable]) -> list[SharedVariable]:
+            return [v for v in graph_inputs(roots) if isinstance(v, SharedVariable) and id(v) not in given]
+
+        # The reference interpreter runs the graph as built; the compiled code runs the rewritten graph.
+        self.reference_nodes: list[Apply] = toposort(all_outputs)
+        self.shared = shared_of(all_outputs)
         self._input_names = {v.name: i for i, v in enumerate(inputs) if v.name}
+        self._defaults: dict[int, Any] = {}
         self._generated: codegen.Generated | None = None
         self.source: str | None = None
+        self.compiled_outputs: list[Variable] = all_outputs
+        self.nodes: list[Apply] = self.reference_nodes  # what runs: the rewritten graph when compiled
+        self._compiled_shared: list[SharedVariable] = self.shared
         if mode != "reference":
-            leaves = {id(v) for v in inputs} | {id(v) for v in self.shared}
+            if mode in ("FAST_RUN", "DebugMode"):
+                from symrnn.rewrite import optimize
+
+                self.compiled_outputs = optimize(all_outputs)
+                self.nodes = toposort(self.compiled_outputs)
+                self._compiled_shared = shared_of(self.compiled_outputs)
+            leaves = {id(v) for v in inputs} | {id(v) for v in self._compiled_shared}
             # Copy an output that is (a view of) an input, a shared value, a constant or another output,
             # so that callers never receive two arrays sharing memory, nor our own storage.
             copies, claimed = [], set()
-            for var in all_outputs:
+            for var in self.compiled_outputs:
                 root = _root_of_view(var)
                 copies.append(id(root) in leaves or isinstance(root, Constant) or id(root) in claimed)
                 claimed.add(id(root))
-            self._generated = codegen.generate(inputs, self.shared, self.nodes, all_outputs, copies,
+            self._generated = codegen.generate(inputs, self._compiled_shared, self.nodes,
+                                               self.compiled_outputs, copies,
                                                fn_name=codegen.safe_identifier(name or "compiled", 40))
             self.source = self._generated.source
 
@@ -134,7 +170,9 @@ class Function:
         for i, (var, value) in enumerate(zip(self.inputs, values)):
             what = f"input {i} ({var.name!r})" if var.name else f"input {i}"
             if value is _MISSING:
-                raise TypeError(f"{self._label()}: missing {what}")
+                if i not in self._defaults:
+                    raise TypeError(f"{self._label()}: missing {what}")
+                value = self._defaults[i]
             if (isinstance(value, np.ndarray) and value.dtype.name == var.dtype
                     and var.type.accepts_shape(value.shape)):
                 out.append(value)
@@ -147,13 +185,12 @@ class Function:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         values = self._filter_inputs(args, kwargs)
-        shared_values = [s.container[0] for s in self.shared]
         if self.mode == "reference":
-            results = self._interpret(values, shared_values)
+            results = self._interpret(values)
         else:
-            results = self._run_compiled(values, shared_values)
+            results = self._run_compiled(values, [s.container[0] for s in self._compiled_shared])
             if self.mode == "DebugMode":
-                self._compare_with_reference(results, self._interpret(values, shared_values))
+                self._compare_with_reference(results, self._interpret(values))
         n_out = len(self.outputs)
         for (shared_var, _), value in zip(self.updates, results[n_out:]):
             shared_var.container[0] = value
@@ -162,11 +199,11 @@ class Function:
             return outputs[0]
         return outputs
 
-    def _interpret(self, values: list[np.ndarray], shared_values: list[np.ndarray]) -> list[np.ndarray]:
+    def _interpret(self, values: list[np.ndarray]) -> list[np.ndarray]:
         env = {id(v): x for v, x in zip(self.inputs, values)}
-        env.update({id(v): x for v, x in zip(self.shared, shared_values)})
+        env.update({id(v): v.container[0] for v in self.shared})
         all_outputs = self.outputs + [value for _, value in self.updates]
-        return [np.array(r, copy=True) for r in interpreter.evaluate(all_outputs, env, self.nodes)]
+        return [np.array(r, copy=True) for r in interpreter.evaluate(all_outputs, env, self.reference_nodes)]
 
     def _run_compiled(self, values: list[np.ndarray], shared_values: list[np.ndarray]) -> list[Any]:
         assert self._generated is not None
@@ -236,6 +273,9 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     if isinstance(inputs, Variable) or not isinstance(inputs, Iterable):
         raise TypeError(f"function() takes a list of input variables, got {inputs!r} (at {user_line()})")
     inputs = list(inputs)
+    defaults = {i: var.value for i, var in enumerate(inputs) if isinstance(var, In) and var.value is not None}
+    names = {i: var.name for i, var in enumerate(inputs) if isinstance(var, In) and var.name}
+    inputs = [var.variable if isinstance(var, In) else var for var in inputs]
     for i, var in enumerate(inputs):
         if not isinstance(var, Variable):
             raise TypeError(f"function input {i} is {var!r}, not a symbolic variable (at {user_line()})")
@@ -276,13 +316,6 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
         out_list = replaced[: len(out_list)]
         update_pairs = [(s, v) for (s, _), v in zip(update_pairs, replaced[len(out_list):])]
 
-    if mode != "FAST_COMPILE":
-        from symrnn.scan.rewrite import merge_augmented_scans
-
-        merged = merge_augmented_scans(out_list + [v for _, v in update_pairs])
-        out_list, update_pairs = merged[: len(out_list)], [
-            (s, v) for (s, _), v in zip(update_pairs, merged[len(out_list):])]
-
     used = {id(v) for v in graph_inputs(out_list + [v for _, v in update_pairs])}
     for i, var in enumerate(inputs):
         if id(var) not in used and on_unused_input != "ignore":
@@ -298,4 +331,8 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
         raise GraphTypeError(f"the outputs depend on {', '.join(describe(v) for v in missing)}, which "
                              f"{'is' if len(missing) == 1 else 'are'} not among the inputs of function() "
                              f"(at {user_line()})")
-    return Function(inputs, out_list, single, update_pairs, mode, name, allow_input_downcast)
+    fn = Function(inputs, out_list, single, update_pairs, mode, name, allow_input_downcast)
+    for i, value in defaults.items():
+        fn._defaults[i] = inputs[i].type.filter(value, f"the default value of input {i}", allow_input_downcast)
+    fn._input_names.update({alias: i for i, alias in names.items()})
+    return fn

@@ -305,7 +305,21 @@ clip = _elemwise(
 
 # ---- unary math
 exp = _elemwise("exp", 1, np.exp, "xp.exp({0})", lambda x, z, g: [mul(g, z)], "``e ** x``.")
-log = _elemwise("log", 1, np.log, "xp.log({0})", lambda x, z, g: [true_div(g, x)], "Natural logarithm.")
+_log = _elemwise("log", 1, np.log, "xp.log({0})", lambda x, z, g: [true_div(g, x)], "Natural logarithm.")
+
+
+def log(x: Any) -> Variable:
+    """Natural logarithm.  ``log(sigmoid(z))`` and ``log(1 - sigmoid(z))`` (also spelled out as
+    ``1 / (1 + exp(-z))``) are built as ``-softplus(-z)`` and ``-softplus(z)``, so that neither the value
+    nor its gradient overflows, as Theano's stabilizing rewrites arranged."""
+    from symrnn.rewrite.canonical import stable_log_of
+
+    x = as_tensor_variable(x)
+    stable = stable_log_of(x)
+    return stable if stable is not None else _log(x)
+
+
+log.op = _log.op  # type: ignore[attr-defined]
 log1p = _elemwise("log1p", 1, np.log1p, "xp.log1p({0})", lambda x, z, g: [true_div(g, add(x, 1))], "``log(1 + x)``.")
 expm1 = _elemwise("expm1", 1, np.expm1, "xp.expm1({0})", lambda x, z, g: [mul(g, add(z, 1))], "``exp(x) - 1``.")
 sqrt = _elemwise("sqrt", 1, np.sqrt, "xp.sqrt({0})", lambda x, z, g: [true_div(mul(g, 0.5), z)], "Square root.")

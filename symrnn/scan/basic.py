@@ -105,9 +105,10 @@ def _check_state_output(index: int, out: Variable, expected: TensorType, where: 
                 break
     if problem:
         kind = GraphTypeError if "dtype" in problem or "dimensions" in problem else GraphShapeError
+        hint = f"T.cast(out, {expected.dtype!r})" if "dtype" in problem else "T.reshape(out, ...)"
         raise kind(f"scan: output {index} of the step function has type {out.type!r}, but its outputs_info "
                    f"(initial state) has type {expected!r}: {problem}. Make the step return the same type "
-                   f"(e.g. T.cast(out, {expected.dtype!r})) or fix the initial state (at {where})")
+                   f"(e.g. {hint}) or fix the initial state (at {where})")
 
 
 def scan(fn: Callable[..., Any], sequences: Any = None, outputs_info: Any = None, non_sequences: Any = None,
@@ -120,14 +121,18 @@ def scan(fn: Callable[..., Any], sequences: Any = None, outputs_info: Any = None
     output's taps, then the non-sequences.  It returns its outputs, optionally
     with an updates dict for shared variables and an :func:`until` condition.
 
-    - ``sequences``: variables, or ``dict(input=x, taps=[-1, 0, 1])``.  With
-      several sequences the loop runs over the shortest, as Theano does.
+    - ``sequences``: variables, or ``dict(input=x, taps=[-1, 0, 1])``: step
+      ``t`` then gets ``x[t - 1], x[t], x[t + 1]``, with ``t`` running from the
+      first position where every tap (and tap 0) exists.  With several
+      sequences the loop runs over the shortest, as Theano does.
     - ``outputs_info``: per output, an initial value (tap -1),
-      ``dict(initial=x0, taps=[-2, -1])`` (``x0`` holds the last 2 past values),
-      or ``None`` for an output that does not feed back.
+      ``dict(initial=x0, taps=[-2, -1])`` (``x0[0]`` and ``x0[1]`` are the
+      values at steps -2 and -1), or ``None`` for an output that does not
+      feed back.
     - ``n_steps``: the number of steps (required without sequences; with
       sequences it must not exceed the shortest one).
-    - ``go_backwards``: iterate over the sequences from the end.
+    - ``go_backwards``: visit the positions of the sequences from the end
+      (a tap -1 still reads the element before, in the sequence's own order).
     - ``truncate_gradient``: backpropagate through only the last ``k`` steps.
     - ``strict``: every shared or outer variable the step uses must be listed
       in ``non_sequences``.
@@ -164,11 +169,14 @@ def scan(fn: Callable[..., Any], sequences: Any = None, outputs_info: Any = None
                                  f"their first axis (at {where})")
         if not all(isinstance(tap, int) for tap in taps):
             raise GraphTypeError(f"scan: the taps of sequence {k} must be ints, got {taps!r} (at {where})")
-        if go_backwards:
-            seq = seq[::-1]
-        lo = min(taps)
+        # Theano's alignment: step t reads ``seq[t - lo + tap]``, where the range [lo, hi] always includes
+        # tap 0, so that the step's own position exists.  Each tap's slice is cut to the same length, then
+        # reversed for go_backwards: taps keep their meaning in the sequence's own order.
+        lo, hi = min(min(taps), 0), max(max(taps), 0)
         for tap in taps:
-            shifted = seq[tap - lo:] if tap != lo else seq
+            shifted = seq[tap - lo: (tap - hi) or None] if (tap - lo, tap - hi) != (0, 0) else seq
+            if go_backwards:
+                shifted = shifted[::-1]
             outer_seqs.append(shifted)
             placeholder = _step_type(seq)(f"{seq.name}[t{tap:+d}]" if seq.name else None)
             fn_args.append(placeholder)
@@ -180,6 +188,10 @@ def scan(fn: Callable[..., Any], sequences: Any = None, outputs_info: Any = None
     state_placeholders: list[list[Variable]] = []
     output_kinds: list[int | None] = []  # per output: index of its state, or None for nit-sot
     for k, entry in enumerate(info_entries or []):
+        if isinstance(entry, dict) and entry.get("initial") is None and entry.get("taps"):
+            raise GraphTypeError(f"scan: outputs_info[{k}] has taps {entry['taps']!r} but no initial value; "
+                                 f"an output read back through taps needs dict(initial=..., taps=...) "
+                                 f"(at {where})")
         if entry is None or (isinstance(entry, dict) and entry.get("initial") is None):
             output_kinds.append(None)
             continue
@@ -197,7 +209,7 @@ def scan(fn: Callable[..., Any], sequences: Any = None, outputs_info: Any = None
                 if init.type.shape[0] is not None and init.type.shape[0] < n_init:
                     raise GraphShapeError(f"scan: outputs_info[{k}] has {init.type.shape[0]} initial row(s) but "
                                           f"taps {list(taps)} need {n_init} (at {where})")
-                init_rows = init[-n_init:]
+                init_rows = init[:n_init]  # as in Theano: tap -k reads initial[n_init - k]
                 step = _step_type(init)
             else:
                 init_rows, step = init.dimshuffle("x", *range(init.ndim)), init.type
@@ -264,8 +276,10 @@ def scan(fn: Callable[..., Any], sequences: Any = None, outputs_info: Any = None
             continue
         if strict:
             kind = "shared variable" if isinstance(var, SharedVariable) else "variable"
-            raise GraphTypeError(f"scan(strict=True): the step function uses the {kind} {describe(var)} without "
-                                 f"it being in non_sequences; pass it in non_sequences (at {where})")
+            leaves = [describe(v) for v in graph_inputs([var]) if not isinstance(v, Constant)]
+            origin = f" (computed from {', '.join(leaves)})" if var.owner is not None else ""
+            raise GraphTypeError(f"scan(strict=True): the step function uses the {kind} {describe(var)}{origin} "
+                                 f"without it being in non_sequences; pass it in non_sequences (at {where})")
         implicit.append(var)
         replace[var] = var.type(var.name)
     if replace:
@@ -293,10 +307,14 @@ def scan(fn: Callable[..., Any], sequences: Any = None, outputs_info: Any = None
                     *[replace[v] for v in outer_nonseqs_final]]
     inner_outputs = [*state_outs, *nitsot_outs] + ([body_outputs[-1]] if condition is not None else [])
 
+    state_labels = [f"output {k}" for j in range(len(state_inits) - len(shared_states))
+                    for k in range(n_out) if output_kinds[k] == j]
+    state_labels += [f"the update of shared variable {v.name!r}" for v in shared_states]
+    labels = tuple(state_labels + [f"output {k}" for k in nitsot_positions])
     info = ScanInfo(n_seqs=len(outer_seqs), state_taps=tuple(state_taps), n_nitsot=len(nitsot_outs),
                     n_nonseqs=len(outer_nonseqs_final), has_until=condition is not None, name=label,
                     save_residuals=_save_residuals, truncate_gradient=int(truncate_gradient),
-                    n_steps_given=n_steps is not None)
+                    n_steps_given=n_steps is not None, labels=labels)
     steps = _n_steps(n_steps, outer_seqs, where)
     op = Scan(info, inner_inputs, inner_outputs)
     node = op.make_node(steps, *outer_seqs, *state_inits, *outer_nonseqs_final)

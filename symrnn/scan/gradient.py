@@ -120,10 +120,16 @@ def scan_grad(node: Apply, output_grads: list[Any]) -> list[Any]:
     extra = [r for r in residuals if id(r) not in saved_by_state and id(r) not in saved_by_nitsot]
     forward = node
     if extra:
-        aug_info = dc_replace(info, n_nitsot=info.n_nitsot + len(extra))
-        aug_outputs = op.inner_outputs[: n_states + info.n_nitsot] + extra
-        aug_op = Scan(aug_info, op.inner_inputs, aug_outputs)
-        aug_op.base = op
+        # One augmented op per set of saved values: a second grad() of the same scan (say, one per parameter)
+        # gets the same op, and merge_augmented_scans then runs its forward loop once.
+        key = tuple(id(r) for r in extra)
+        aug_op = op.augmented.get(key)
+        if aug_op is None:
+            aug_info = dc_replace(info, n_nitsot=info.n_nitsot + len(extra))
+            aug_outputs = op.inner_outputs[: n_states + info.n_nitsot] + extra
+            aug_op = Scan(aug_info, op.inner_inputs, aug_outputs)
+            aug_op.base = op
+            op.augmented[key] = aug_op
         forward = aug_op.make_node(*node.inputs)
         forward.trace = node.trace
     buffers = forward.outputs[:n_states]
@@ -207,7 +213,7 @@ def scan_grad(node: Apply, output_grads: list[Any]) -> list[Any]:
     bwd_info = dc_replace(info, n_seqs=len(bwd_seqs_outer), state_taps=tuple(bwd_state_taps),
                           n_nitsot=len(nitsot_out), n_nonseqs=len(nonseqs), has_until=False,
                           name=f"grad_of_{info.name}", save_residuals=True, truncate_gradient=-1,
-                          n_steps_given=True)
+                          n_steps_given=True, labels=())
     bwd_op = Scan(bwd_info, bwd_seq_ph + bwd_state_ph + bwd_nonseq_ph, inner_outputs)
     bwd_node = bwd_op.make_node(cast(n_bwd, "int64"), *bwd_seqs_outer, *bwd_state_init, *nonseqs)
     bwd_node.trace = node.trace

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from symrnn.compile.codegen import safe_comment
-from symrnn.graph import Apply, GraphShapeError, GraphTypeError, Op, TensorType, Variable, describe, toposort
+from symrnn.graph import Apply, Constant, GraphShapeError, GraphTypeError, Op, TensorType, Variable, describe, toposort
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,15 @@ class ScanInfo:
     save_residuals: bool = True  # the gradient saves per-step values (False: recompute them, checkpointing)
     truncate_gradient: int = -1
     n_steps_given: bool = True  # False: run over the shortest sequence
+    labels: tuple[str, ...] = ()  # per inner output (states, then nit-sots): how to name it in an error
 
     @property
     def n_states(self) -> int:
         return len(self.state_taps)
+
+    def label(self, i: int) -> str:
+        """The user's name for inner output ``i`` (say ``"output 1"``), for run-time errors."""
+        return self.labels[i] if i < len(self.labels) else f"output {i}"
 
     def n_init(self, j: int) -> int:
         return -min(self.state_taps[j])
@@ -74,9 +79,38 @@ class Scan(Op):
         self.name = info.name
         self.inner_nodes = toposort(self.inner_outputs, stop_at=self.inner_inputs)
         self.base: Scan | None = None  # set on a copy that saves extra per-step values for the gradient
+        self.augmented: dict[tuple[int, ...], Scan] = {}  # those copies, by the ids of the values they save
 
-    __eq__ = object.__eq__
-    __hash__ = object.__hash__
+        self.signature = self._structure()
+
+    def _structure(self) -> tuple:
+        """The loop's structure, independent of variable identities: equal structures compute the same thing.
+
+        This lets the merge rewrite recognise two identical loops (say, the
+        backward loops of two ``grad`` calls on one cost) and run one.
+        """
+        refs: dict[int, tuple] = {id(v): ("in", k) for k, v in enumerate(self.inner_inputs)}
+
+        def ref(var: Variable) -> tuple:
+            if id(var) in refs:
+                return refs[id(var)]
+            if isinstance(var, Constant):
+                return ("const", var.signature())
+            return ("free", id(var))  # not expected: inner graphs are closed
+
+        nodes = []
+        for j, node in enumerate(self.inner_nodes):
+            nodes.append((node.op, tuple(ref(v) for v in node.inputs)))
+            for k, out in enumerate(node.outputs):
+                refs[id(out)] = ("node", j, k)
+        return (self.info, tuple(v.type for v in self.inner_inputs), tuple(nodes),
+                tuple(ref(v) for v in self.inner_outputs))
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (isinstance(other, Scan) and self.signature == other.signature)
+
+    def __hash__(self) -> int:
+        return hash(self.signature)
 
     def __str__(self) -> str:
         return f"scan{{{self.info.name}}}"
@@ -149,12 +183,12 @@ class Scan(Op):
                 env[id(ph)] = value
             results = evaluate(self.inner_outputs, env, self.inner_nodes)
             for j in range(info.n_states):
-                _write_row(self, buffers[j], info.n_init(j) + t, results[j], f"state {j}")
+                _write_row(self, buffers[j], info.n_init(j) + t, results[j], info.label(j))
             for k in range(info.n_nitsot):
                 value = results[info.n_states + k]
                 if traces[k] is None:
                     traces[k] = np.empty((n, *np.shape(value)), dtype=node.outputs[info.n_states + k].dtype)
-                _write_row(self, traces[k], t, value, f"output {info.n_states + k}")
+                _write_row(self, traces[k], t, value, info.label(info.n_states + k))
             if info.has_until and bool(results[-1]):
                 done = t + 1
                 break
@@ -207,13 +241,16 @@ class Scan(Op):
         for j in range(info.n_states):
             value, buf = ctx.name_of(self.inner_outputs[j]), outputs[j]
             body += [(f"if xp.shape({value}) != {buf}.shape[1:]:", node),
-                     (f"    {check}({name_const}, {j}, {buf}, {value})", node),
+                     (f"    {check}({name_const}, {ctx.bind(info.label(j), 'what')}, {buf}, {value})", node),
                      (f"{buf}[{t} + {info.n_init(j)}] = {value}", node)]
         for k in range(info.n_nitsot):
             trace, value = outputs[info.n_states + k], ctx.name_of(self.inner_outputs[info.n_states + k])
+            what = ctx.bind(info.label(info.n_states + k), "what")
             body += [(f"if {trace} is None:", node),
                      (f"    {trace} = xp.empty(({n},) + xp.shape({value}), "
                       f"dtype={node.outputs[info.n_states + k].dtype!r})", node),
+                     (f"elif xp.shape({value}) != {trace}.shape[1:]:", node),
+                     (f"    {check}({name_const}, {what}, {trace}, {value})", node),
                      (f"{trace}[{t}] = {value}", node)]
         if info.has_until:
             body += [(f"if {ctx.name_of(self.inner_outputs[-1])}:", node),
@@ -240,8 +277,8 @@ class Scan(Op):
         return scan_grad(node, output_grads)
 
 
-def _check_row(name: str, index: int, buffer: np.ndarray, value: Any) -> None:
-    raise GraphShapeError(f"scan {name!r}: the step returned output {index} with shape {np.shape(value)}, but "
+def _check_row(name: str, what: str, buffer: np.ndarray, value: Any) -> None:
+    raise GraphShapeError(f"scan {name!r}: the step returned {what} with shape {np.shape(value)}, but "
                           f"earlier steps (or its initial value) have shape {buffer.shape[1:]}")
 
 

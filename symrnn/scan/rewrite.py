@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from symrnn.graph import Variable, clone_replace, toposort
+from symrnn.graph import Apply, Variable, clone_replace, toposort
 from symrnn.scan.op import Scan
 
 
@@ -10,23 +10,27 @@ def merge_augmented_scans(outputs: list[Variable]) -> list[Variable]:
     """Use the gradient's forward scan (which also saves per-step values) for the plain forward outputs too.
 
     ``grad`` replaces a scan by a copy with extra outputs; without this rewrite a
-    training function would run the forward loop twice.
+    training function would run the forward loop twice.  Nodes of the same Scan
+    op on the same inputs (two ``grad`` calls on one scan) are merged first.
     """
     while True:
         nodes = toposort(outputs)
-        by_op = {}
+        replace = {}
+        first: dict[tuple[int, ...], Apply] = {}
         for node in nodes:
             if isinstance(node.op, Scan):
+                twin = first.setdefault((id(node.op), *map(id, node.inputs)), node)
+                if twin is not node:
+                    replace.update(zip(node.outputs, twin.outputs))
+        if not replace:
+            by_op: dict[int, list[Apply]] = {}
+            for node in first.values():
                 by_op.setdefault(id(node.op), []).append(node)
-        replace = {}
-        for node in nodes:
-            base = node.op.base if isinstance(node.op, Scan) else None
-            if base is None:
-                continue
-            for original in by_op.get(id(base), []):
-                if all(a is b for a, b in zip(original.inputs, node.inputs)):
-                    for old, new in zip(original.outputs, node.outputs):
-                        replace[old] = new
+            for node in first.values():
+                base = node.op.base
+                for original in by_op.get(id(base), []) if base is not None else []:
+                    if all(a is b for a, b in zip(original.inputs, node.inputs)):
+                        replace.update(zip(original.outputs, node.outputs))
         if not replace:
             return outputs
         outputs = clone_replace(outputs, replace)

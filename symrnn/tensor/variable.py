@@ -44,7 +44,20 @@ def _transpose(self: Variable, *axes: Any) -> Variable:
     return shape.transpose(self, axes or None)
 
 
+def _eval(self: Variable, inputs_to_values: dict[Variable, Any] | None = None) -> Any:
+    """Compute this variable's value (Theano's ``x.eval({x: value})``); the function is compiled once."""
+    from symrnn.compile.function import function
+
+    inputs_to_values = inputs_to_values or {}
+    key = tuple(id(v) for v in inputs_to_values)
+    cache = self.__dict__.setdefault("_eval_cache", {})
+    if key not in cache:
+        cache[key] = function(list(inputs_to_values), self, on_unused_input="ignore")
+    return cache[key](*inputs_to_values.values())
+
+
 METHODS: dict[str, Any] = {
+    "eval": _eval,
     "__neg__": elemwise.neg,
     "__abs__": elemwise.abs_,
     "__invert__": elemwise.invert,

@@ -1,0 +1,49 @@
+"""Graph rewrites, each a short named function, and the pipeline that ``function()`` runs in FAST_RUN mode."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from symrnn.graph import Apply, Variable
+from symrnn.rewrite.canonical import CANONICALIZE, STABILIZE
+from symrnn.rewrite.engine import apply_local_rewrites, merge
+
+
+def optimize_scan_body(node: Apply) -> Sequence[Variable] | None:
+    """Run the pipeline on a loop's inner graph too (once per Scan op)."""
+    from symrnn.scan.op import Scan
+
+    op = node.op
+    if not isinstance(op, Scan) or getattr(op, "optimized", False):
+        return None
+    inner = optimize(op.inner_outputs)
+    if all(a is b for a, b in zip(inner, op.inner_outputs)):
+        op.optimized = True
+        return None
+    new_op = Scan(op.info, op.inner_inputs, inner)
+    new_op.optimized = True
+    new_node = new_op.make_node(*node.inputs)
+    new_node.trace = node.trace
+    return new_node.outputs
+
+
+def optimize(outputs: Sequence[Variable]) -> list[Variable]:
+    """The FAST_RUN pipeline: merge, one forward loop per scan, stabilize, canonicalize, merge again.
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> x = T.vector("x")
+        >>> [y] = optimize([T.log(1 / (1 + T.exp(-x))) * 1])
+        >>> str(y.owner.op)
+        'neg'
+    """
+    from symrnn.scan.rewrite import merge_augmented_scans
+
+    outputs = merge(outputs)
+    outputs = merge_augmented_scans(outputs)
+    outputs = apply_local_rewrites(outputs, [*STABILIZE, *CANONICALIZE, optimize_scan_body])
+    return merge(outputs)
+
+
+__all__ = ["optimize", "merge", "apply_local_rewrites"]

@@ -1,0 +1,187 @@
+"""Safe algebraic rewrites: each is a short named function of one apply node.
+
+"Safe" means the result is the same numbers (up to rounding) for every input,
+with the same dtype and shape; stabilizing rewrites replace an expression that
+overflows by one that does not (``log(sigmoid(x))`` -> ``-softplus(-x)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from symrnn.graph import Apply, Constant, Variable
+from symrnn.ops import elemwise as E
+from symrnn.ops.random import RandomDraw
+from symrnn.ops.shape import Alloc, DimShuffle, ShapeI
+
+FOLD_LIMIT = 10_000  # constant folding keeps results up to this many elements
+
+
+def _op_name(var: Variable) -> str | None:
+    return getattr(var.owner.op, "name", None) if var.owner is not None else None
+
+
+def _is_constant(var: Variable, value: float) -> bool:
+    return isinstance(var, Constant) and var.data.size >= 1 and bool(np.all(var.data == value))
+
+
+def _same_type(a: Variable, b: Variable) -> bool:
+    return a.type == b.type
+
+
+def fold_constants(node: Apply) -> Sequence[Variable] | None:
+    """A node whose inputs are all constants becomes a constant (small results only; never random draws)."""
+    from symrnn.scan.op import Scan
+
+    if not node.inputs or not all(isinstance(v, Constant) for v in node.inputs):
+        return None
+    if isinstance(node.op, (RandomDraw, Scan)):
+        return None
+    try:
+        values = node.op.perform(node, [v.data for v in node.inputs])
+    except Exception:  # leave the error to run time, where it names the user's line
+        return None
+    out = []
+    for var, value in zip(node.outputs, values):
+        value = np.asarray(value, dtype=var.dtype)
+        if value.size > FOLD_LIMIT or not var.type.accepts_shape(value.shape):
+            return None
+        out.append(Constant(var.type.clone(shape=value.shape), value))
+    return out
+
+
+def remove_identity_arithmetic(node: Apply) -> Sequence[Variable] | None:
+    """``x * 1``, ``x + 0``, ``x - 0``, ``x / 1`` and ``x ** 1`` are ``x`` (when the type is unchanged)."""
+    name = getattr(node.op, "name", None)
+    out = node.outputs[0]
+    pairs = {"mul": [(0, 1), (1, 0)], "add": [(0, 1), (1, 0)], "sub": [(0, 1)], "true_div": [(0, 1)],
+             "pow": [(0, 1)]}.get(name, [])
+    neutral = {"mul": 1, "add": 0, "sub": 0, "true_div": 1, "pow": 1}.get(name)
+    for keep, drop in pairs:
+        if _is_constant(node.inputs[drop], neutral) and _same_type(node.inputs[keep], out):
+            return [node.inputs[keep]]
+    return None
+
+
+def remove_double_negation(node: Apply) -> Sequence[Variable] | None:
+    """``-(-x)`` is ``x``."""
+    if getattr(node.op, "name", None) == "neg" and _op_name(node.inputs[0]) == "neg":
+        return [node.inputs[0].owner.inputs[0]]
+    return None
+
+
+def square_and_sqrt_powers(node: Apply) -> Sequence[Variable] | None:
+    """``x ** 2`` is ``sqr(x)`` and ``x ** 0.5`` is ``sqrt(x)``: cheaper, same numbers."""
+    if getattr(node.op, "name", None) != "pow" or node.outputs[0].dtype not in ("float32", "float64"):
+        return None
+    base, exponent = node.inputs
+    if not _same_type(base, node.outputs[0]):
+        return None
+    if _is_constant(exponent, 2):
+        return [E.sqr(base)]
+    if _is_constant(exponent, 0.5):
+        return [E.sqrt(base)]
+    return None
+
+
+def merge_dimshuffles(node: Apply) -> Sequence[Variable] | None:
+    """Two dimshuffles in a row are one; a dimshuffle that changes nothing disappears."""
+    if not isinstance(node.op, DimShuffle):
+        return None
+    inner = node.inputs[0]
+    if inner.owner is not None and isinstance(inner.owner.op, DimShuffle):
+        first = inner.owner.op.new_order
+        combined = ["x" if a == "x" else first[a] for a in node.op.new_order]
+        source = inner.owner.inputs[0]
+        if combined == list(range(source.ndim)):
+            return [source]
+        return [DimShuffle(source.ndim, combined)(source)]
+    return None
+
+
+def _alloc_of_shape_of(var: Variable, other: Variable) -> Variable | None:
+    """If ``var`` is ``Alloc(value, *shape of other)``, return ``value``."""
+    if var.owner is None or not isinstance(var.owner.op, Alloc):
+        return None
+    value, *dims = var.owner.inputs
+    if len(dims) != other.ndim:
+        return None
+    for k, dim in enumerate(dims):
+        static = other.type.shape[k]
+        if isinstance(dim, Constant) and static is not None and int(dim.data) == static:
+            continue
+        if dim.owner is not None and isinstance(dim.owner.op, ShapeI) and dim.owner.op.i == k \
+                and dim.owner.inputs[0] is other:
+            continue
+        return None
+    return value
+
+
+def elemwise_of_filled(node: Apply) -> Sequence[Variable] | None:
+    """``alloc(c, *x.shape) * x`` is ``c * x``: the broadcast does the filling (gradients make many of these)."""
+    if not isinstance(node.op, E.Elemwise) or len(node.inputs) != 2 or isinstance(node.op, E.Cast):
+        return None
+    a, b = node.inputs
+    for filled, other, first in ((a, b, True), (b, a, False)):
+        value = _alloc_of_shape_of(filled, other)
+        if value is not None and value.ndim <= other.ndim:
+            new = node.op(value, other) if first else node.op(other, value)
+            if _same_type(new, node.outputs[0]):
+                return [new]
+    return None
+
+
+def _sigmoid_argument(var: Variable) -> Variable | None:
+    """``z`` if ``var`` is ``sigmoid(z)`` or the spelled-out ``1 / (1 + exp(-z))``."""
+    if _op_name(var) == "sigmoid":
+        return var.owner.inputs[0]
+    if _op_name(var) == "true_div" and _is_constant(var.owner.inputs[0], 1):
+        denominator = var.owner.inputs[1]
+        if _op_name(denominator) == "add":
+            one, e = denominator.owner.inputs
+            if not _is_constant(one, 1):
+                one, e = e, one
+            if _is_constant(one, 1) and _op_name(e) == "exp":
+                u = e.owner.inputs[0]  # 1 / (1 + exp(u)) is sigmoid(-u)
+                return u.owner.inputs[0] if _op_name(u) == "neg" else E.neg(u)
+    return None
+
+
+def spelled_out_sigmoid(node: Apply) -> Sequence[Variable] | None:
+    """``1 / (1 + exp(-z))`` is ``sigmoid(z)``, which is stable for large ``|z|``."""
+    if getattr(node.op, "name", None) != "true_div":
+        return None
+    z = _sigmoid_argument(node.outputs[0])
+    if z is not None and z.dtype == node.outputs[0].dtype:
+        new = E.sigmoid(z)
+        if _same_type(new, node.outputs[0]):
+            return [new]
+    return None
+
+
+def stable_log_of(arg: Variable) -> Variable | None:
+    """``-softplus(-z)`` for ``log(sigmoid(z))``, ``-softplus(z)`` for ``log(1 - sigmoid(z))``, else None."""
+    z = _sigmoid_argument(arg)
+    if z is not None:
+        new = E.neg(E.softplus(E.neg(z)))
+    elif _op_name(arg) == "sub" and _is_constant(arg.owner.inputs[0], 1) and \
+            _sigmoid_argument(arg.owner.inputs[1]) is not None:
+        new = E.neg(E.softplus(_sigmoid_argument(arg.owner.inputs[1])))
+    else:
+        return None
+    return new if new.type == arg.type else None
+
+
+def stable_log_sigmoid(node: Apply) -> Sequence[Variable] | None:
+    """``log(sigmoid(z))`` is ``-softplus(-z)`` and ``log(1 - sigmoid(z))`` is ``-softplus(z)``: no ``log(0)``."""
+    if getattr(node.op, "name", None) != "log":
+        return None
+    new = stable_log_of(node.inputs[0])
+    return [new] if new is not None and _same_type(new, node.outputs[0]) else None
+
+
+CANONICALIZE = [fold_constants, remove_identity_arithmetic, remove_double_negation, merge_dimshuffles,
+                elemwise_of_filled, square_and_sqrt_powers]
+STABILIZE = [spelled_out_sigmoid, stable_log_sigmoid]
