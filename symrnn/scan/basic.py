@@ -205,7 +205,8 @@ def scan(fn: Callable[..., Any], sequences: Any = None, outputs_info: Any = None
                 n_init = -taps[0]
                 if init.ndim == 0:
                     raise GraphTypeError(f"scan: outputs_info[{k}] with taps {list(taps)} needs an initial value "
-                                         f"holding the last {n_init} values along its first axis (at {where})")
+                                         f"holding the {n_init} past values along its first axis, oldest first "
+                                         f"(at {where})")
                 if init.type.shape[0] is not None and init.type.shape[0] < n_init:
                     raise GraphShapeError(f"scan: outputs_info[{k}] has {init.type.shape[0]} initial row(s) but "
                                           f"taps {list(taps)} need {n_init} (at {where})")
@@ -314,7 +315,9 @@ def scan(fn: Callable[..., Any], sequences: Any = None, outputs_info: Any = None
     info = ScanInfo(n_seqs=len(outer_seqs), state_taps=tuple(state_taps), n_nitsot=len(nitsot_outs),
                     n_nonseqs=len(outer_nonseqs_final), has_until=condition is not None, name=label,
                     save_residuals=_save_residuals, truncate_gradient=int(truncate_gradient),
-                    n_steps_given=n_steps is not None, labels=labels)
+                    n_steps_given=n_steps is not None, labels=labels,
+                    # a shared variable's update is its last value: keep no per-step history
+                    last_only=(False,) * (len(state_inits) - len(shared_states)) + (True,) * len(shared_states))
     steps = _n_steps(n_steps, outer_seqs, where)
     op = Scan(info, inner_inputs, inner_outputs)
     node = op.make_node(steps, *outer_seqs, *state_inits, *outer_nonseqs_final)

@@ -20,12 +20,14 @@ from symrnn.tensor.basic import as_tensor_variable
 
 def scan_checkpoints(fn: Callable[..., Any], sequences: Any = None, outputs_info: Any = None,
                      non_sequences: Any = None, n_steps: Any = None, save_every_N: int = 10,
-                     name: str = "checkpoints") -> tuple[Any, dict]:
+                     name: str = "checkpoints", return_all: bool = True) -> tuple[Any, dict]:
     """Like :func:`symrnn.scan`, but the gradient keeps only every ``save_every_N``-th state (Theano's name).
 
     Supported: plain sequences (no taps) and recurrent outputs with one tap
     (a variable in ``outputs_info``); the step function returns one new value
-    per state and no updates.  The outputs are the same as ``scan``'s.
+    per state and no updates.  The outputs are the same as ``scan``'s; with
+    ``return_all=False`` they are only the states at the end of each chunk
+    (Theano's ``scan_checkpoints``), which keeps memory at O(T/N + N) steps.
 
     Example::
 
@@ -90,11 +92,13 @@ def scan_checkpoints(fn: Callable[..., Any], sequences: Any = None, outputs_info
 
         results, _ = scan(inner_step, sequences=[*chunk_seqs, chunk_mask], outputs_info=prev,
                           non_sequences=inner_nonseqs, n_steps=chunk, name=f"{name}_chunk", return_list=True)
-        return [r[-1] for r in results] + results
+        return [r[-1] for r in results] + (results if return_all else [])
 
     outer, updates = scan(outer_step, sequences=[*[chunked(s) for s in seqs], mask],
-                          outputs_info=[*inits, *([None] * n_states)], non_sequences=nonseqs, n_steps=n_chunks,
-                          name=name, return_list=True, _save_residuals=False)
+                          outputs_info=[*inits, *([None] * n_states if return_all else [])], non_sequences=nonseqs,
+                          n_steps=n_chunks, name=name, return_list=True, _save_residuals=False)
+    if not return_all:
+        return (outer[0] if n_states == 1 else outer), updates
     outputs = []
     for full in outer[n_states:]:
         rest = [shape_i(full, a) for a in range(2, full.ndim)]

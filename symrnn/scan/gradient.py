@@ -119,13 +119,14 @@ def scan_grad(node: Apply, output_grads: list[Any]) -> list[Any]:
     saved_by_nitsot = {id(op.inner_outputs[n_states + k]): k for k in range(info.n_nitsot)}
     extra = [r for r in residuals if id(r) not in saved_by_state and id(r) not in saved_by_nitsot]
     forward = node
-    if extra:
+    if extra or any(info.is_last_only(j) for j in range(n_states)):
         # One augmented op per set of saved values: a second grad() of the same scan (say, one per parameter)
         # gets the same op, and merge_augmented_scans then runs its forward loop once.
         key = tuple(id(r) for r in extra)
         aug_op = op.augmented.get(key)
         if aug_op is None:
-            aug_info = dc_replace(info, n_nitsot=info.n_nitsot + len(extra))
+            # The backward loop reads every state's per-step values, so the copy keeps whole buffers.
+            aug_info = dc_replace(info, n_nitsot=info.n_nitsot + len(extra), last_only=())
             aug_outputs = op.inner_outputs[: n_states + info.n_nitsot] + extra
             aug_op = Scan(aug_info, op.inner_inputs, aug_outputs)
             aug_op.base = op
@@ -133,6 +134,11 @@ def scan_grad(node: Apply, output_grads: list[Any]) -> list[Any]:
         forward = aug_op.make_node(*node.inputs)
         forward.trace = node.trace
     buffers = forward.outputs[:n_states]
+    output_grads = list(output_grads)
+    for j in range(n_states):
+        if info.is_last_only(j) and output_grads[j] is not None:
+            # The gradient of the ring (the last n_init rows) is the whole buffer's, zero above those rows.
+            output_grads[j] = inc_subtensor(zeros_like(buffers[j])[-info.n_init(j):], output_grads[j])
 
     if n_states:
         n_fwd = shape_i(buffers[0], 0) - info.n_init(0)
@@ -213,7 +219,8 @@ def scan_grad(node: Apply, output_grads: list[Any]) -> list[Any]:
     bwd_info = dc_replace(info, n_seqs=len(bwd_seqs_outer), state_taps=tuple(bwd_state_taps),
                           n_nitsot=len(nitsot_out), n_nonseqs=len(nonseqs), has_until=False,
                           name=f"grad_of_{info.name}", save_residuals=True, truncate_gradient=-1,
-                          n_steps_given=True, labels=())
+                          n_steps_given=True, labels=(),
+                          last_only=(True,) * len(bwd_state_taps))  # only their final values are read
     bwd_op = Scan(bwd_info, bwd_seq_ph + bwd_state_ph + bwd_nonseq_ph, inner_outputs)
     bwd_node = bwd_op.make_node(cast(n_bwd, "int64"), *bwd_seqs_outer, *bwd_state_init, *nonseqs)
     bwd_node.trace = node.trace

@@ -40,6 +40,7 @@ class ScanInfo:
     truncate_gradient: int = -1
     n_steps_given: bool = True  # False: run over the shortest sequence
     labels: tuple[str, ...] = ()  # per inner output (states, then nit-sots): how to name it in an error
+    last_only: tuple[bool, ...] = ()  # per state: keep only its last n_init values (a ring), not every step
 
     @property
     def n_states(self) -> int:
@@ -51,6 +52,27 @@ class ScanInfo:
 
     def n_init(self, j: int) -> int:
         return -min(self.state_taps[j])
+
+    def is_last_only(self, j: int) -> bool:
+        return j < len(self.last_only) and self.last_only[j]
+
+    def read_row(self, j: int, t: Any, tap: int) -> Any:
+        """The buffer row a step reads for tap ``tap`` (an int, or source text when ``t`` is a name)."""
+        k = self.n_init(j)
+        if not self.is_last_only(j):
+            return t + k + tap if isinstance(t, int) else f"{t} + {k + tap}"
+        if k == 1:
+            return 0
+        return (t + k + tap) % k if isinstance(t, int) else f"({t} + {k + tap}) % {k}"
+
+    def write_row(self, j: int, t: Any) -> Any:
+        """The buffer row a step writes."""
+        k = self.n_init(j)
+        if not self.is_last_only(j):
+            return t + k if isinstance(t, int) else f"{t} + {k}"
+        if k == 1:
+            return 0
+        return t % k if isinstance(t, int) else f"{t} % {k}"
 
 
 def scan_length(n_steps: Any, sequences: Sequence[Any], name: str, given: bool = True) -> int:
@@ -153,7 +175,8 @@ class Scan(Op):
         types = []
         for j in range(info.n_states):
             out = self.inner_outputs[j]
-            types.append(TensorType(out.dtype, (None, *out.type.shape)))
+            rows = info.n_init(j) if info.is_last_only(j) else None
+            types.append(TensorType(out.dtype, (rows, *out.type.shape)))
         for k in range(info.n_nitsot):
             out = self.inner_outputs[info.n_states + k]
             types.append(TensorType(out.dtype, (None, *out.type.shape)))
@@ -168,7 +191,8 @@ class Scan(Op):
         n = scan_length(inputs[0], seqs, info.name, info.n_steps_given)
         buffers = []
         for j, init in enumerate(inits):
-            buf = np.empty((info.n_init(j) + n, *init.shape[1:]), dtype=node.outputs[j].dtype)
+            rows = info.n_init(j) + (0 if info.is_last_only(j) else n)
+            buf = np.empty((rows, *init.shape[1:]), dtype=node.outputs[j].dtype)
             buf[: info.n_init(j)] = init
             buffers.append(buf)
         traces: list[np.ndarray | None] = [None] * info.n_nitsot
@@ -177,13 +201,13 @@ class Scan(Op):
             env = {}
             values = [s[t] for s in seqs]
             for j, taps in enumerate(info.state_taps):
-                values += [buffers[j][info.n_init(j) + t + tap] for tap in taps]
+                values += [buffers[j][info.read_row(j, t, tap)] for tap in taps]
             values += list(nonseqs)
             for ph, value in zip(self.inner_inputs, values):
                 env[id(ph)] = value
             results = evaluate(self.inner_outputs, env, self.inner_nodes)
             for j in range(info.n_states):
-                _write_row(self, buffers[j], info.n_init(j) + t, results[j], info.label(j))
+                _write_row(self, buffers[j], info.write_row(j, t), results[j], info.label(j))
             for k in range(info.n_nitsot):
                 value = results[info.n_states + k]
                 if traces[k] is None:
@@ -192,7 +216,8 @@ class Scan(Op):
             if info.has_until and bool(results[-1]):
                 done = t + 1
                 break
-        outs = [buf[: info.n_init(j) + done] for j, buf in enumerate(buffers)]
+        outs = [np.roll(buf, -(done % info.n_init(j)), axis=0) if info.is_last_only(j) else buf[: info.n_init(j) + done]
+                for j, buf in enumerate(buffers)]
         for k, trace in enumerate(traces):
             if trace is None:
                 shape = tuple(0 if d is None else d for d in node.outputs[info.n_states + k].type.shape[1:])
@@ -216,8 +241,8 @@ class Scan(Op):
         ]
         for j, init in enumerate(inits):
             buf = outputs[j]
-            lines += [(f"{buf} = xp.empty(({info.n_init(j)} + {n},) + {init}.shape[1:], "
-                       f"dtype={node.outputs[j].dtype!r})", node),
+            rows = f"{info.n_init(j)}," if info.is_last_only(j) else f"{info.n_init(j)} + {n},"
+            lines += [(f"{buf} = xp.empty(({rows}) + {init}.shape[1:], dtype={node.outputs[j].dtype!r})", node),
                       (f"{buf}[:{info.n_init(j)}] = {init}", node)]
         for k in range(info.n_nitsot):
             lines.append((f"{outputs[info.n_states + k]} = None", node))
@@ -234,7 +259,7 @@ class Scan(Op):
             for tap in state_taps:
                 ph = next(taps)
                 ctx.names[id(ph)] = ctx.fresh("h")
-                body.append((f"{ctx.names[id(ph)]} = {outputs[j]}[{t} + {info.n_init(j) + tap}]", node))
+                body.append((f"{ctx.names[id(ph)]} = {outputs[j]}[{info.read_row(j, t, tap)}]", node))
         for outer_name, ph in zip(nonseqs, self.inner_inputs[inner["nonseqs"]]):
             ctx.names[id(ph)] = outer_name
         body += ctx.emit_nodes(self.inner_nodes)
@@ -242,7 +267,7 @@ class Scan(Op):
             value, buf = ctx.name_of(self.inner_outputs[j]), outputs[j]
             body += [(f"if xp.shape({value}) != {buf}.shape[1:]:", node),
                      (f"    {check}({name_const}, {ctx.bind(info.label(j), 'what')}, {buf}, {value})", node),
-                     (f"{buf}[{t} + {info.n_init(j)}] = {value}", node)]
+                     (f"{buf}[{info.write_row(j, t)}] = {value}", node)]
         for k in range(info.n_nitsot):
             trace, value = outputs[info.n_states + k], ctx.name_of(self.inner_outputs[info.n_states + k])
             what = ctx.bind(info.label(info.n_states + k), "what")
@@ -263,9 +288,15 @@ class Scan(Op):
             lines.append((f"if {trace} is None:  # zero steps", node))
             lines.append((f"    {trace} = xp.empty((0,) + {shape!r}, dtype={node.outputs[info.n_states + k].dtype!r})",
                           node))
+        steps_done = done if info.has_until else n
+        for j in range(info.n_states):
+            if info.is_last_only(j) and info.n_init(j) > 1:  # the ring, oldest value first
+                lines.append((f"{outputs[j]} = xp.roll({outputs[j]}, -({steps_done} % {info.n_init(j)}), axis=0)",
+                              node))
         if info.has_until:
             for j in range(info.n_states):
-                lines.append((f"{outputs[j]} = {outputs[j]}[:{info.n_init(j)} + {done}]", node))
+                if not info.is_last_only(j):
+                    lines.append((f"{outputs[j]} = {outputs[j]}[:{info.n_init(j)} + {done}]", node))
             for k in range(info.n_nitsot):
                 lines.append((f"{outputs[info.n_states + k]} = {outputs[info.n_states + k]}[:{done}]", node))
         lines.append((f"# scan {label} ends", None))

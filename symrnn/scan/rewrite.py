@@ -6,6 +6,17 @@ from symrnn.graph import Apply, Variable, clone_replace, toposort
 from symrnn.scan.op import Scan
 
 
+def _corresponding(original: Apply, augmented: Apply) -> list[tuple[Variable, Variable]]:
+    """Each output of ``original`` and what replaces it from ``augmented`` (whose buffers are all whole)."""
+    info = original.op.info
+    pairs = []
+    for j, (old, new) in enumerate(zip(original.outputs, augmented.outputs)):
+        if j < info.n_states and info.is_last_only(j):
+            new = new[-info.n_init(j):]  # the last rows are what the ring kept
+        pairs.append((old, new))
+    return pairs
+
+
 def merge_augmented_scans(outputs: list[Variable]) -> list[Variable]:
     """Use the gradient's forward scan (which also saves per-step values) for the plain forward outputs too.
 
@@ -30,7 +41,7 @@ def merge_augmented_scans(outputs: list[Variable]) -> list[Variable]:
                 base = node.op.base
                 for original in by_op.get(id(base), []) if base is not None else []:
                     if all(a is b for a, b in zip(original.inputs, node.inputs)):
-                        replace.update(zip(original.outputs, node.outputs))
+                        replace.update(_corresponding(original, node))
         if not replace:
             return outputs
         outputs = clone_replace(outputs, replace)
