@@ -1,5 +1,6 @@
 """The ``symrnn`` command, run as a subprocess the way a user runs it."""
 
+import csv
 import json
 import os
 import subprocess
@@ -19,56 +20,66 @@ def run_cli(*args, cwd=None):
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "out"
-    proc = run_cli("demo", "--steps", "40", "--out", str(out))
+    proc = run_cli("demo", "--steps", "30", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     return proc, out
 
 
-def test_demo_prints_progress_and_the_output_folder(demo):
+def test_demo_prints_the_comparison_table_and_the_output_folder(demo):
     proc, out = demo
-    assert "logistic regression" in proc.stdout
-    assert proc.stdout.count("cost") >= 3
+    lines = proc.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("task") and "test MSE" in line)
+    rows = [line.split() for line in lines[header + 1: header + 9]]
+    assert [(r[0], r[1]) for r in rows] == [(t, m) for t in ("adding", "sine")
+                                            for m in ("rnn", "buggy_lstm", "lstm", "gru")]
     assert str(out) in proc.stdout
-    assert "test accuracy" in proc.stdout
+    assert "lower than the shared-preactivation LSTM's" in proc.stdout
 
 
-def test_demo_writes_results_whose_cost_fell(demo):
+def test_demo_shows_a_progress_bar(demo):
+    proc, _ = demo
+    assert "adding/lstm" in proc.stderr or "step" in proc.stderr
+
+
+def test_demo_writes_results_json_and_csv(demo):
     _, out = demo
     results = json.loads((out / "results.json").read_text())
-    assert results["settings"]["steps"] == 40
-    costs = [entry["cost"] for entry in results["history"]]
-    assert len(costs) >= 3 and results["history"][-1]["step"] == 40
-    assert costs[-1] < 0.7 * costs[0]
-    assert costs[0] == pytest.approx(np.log(2), abs=0.05)  # near-zero weights: p = 1/2 for every example
-    assert results["final"]["test_accuracy"] > 0.8  # far above chance on the generated data
+    runs = results["runs"]
+    assert len(runs) == 8 and all(r["steps"] == 30 for r in runs)
+    for r in runs:
+        assert len(r["curve"]) == 30 and np.isfinite(r["test_loss"]) and r["train_s"] > 0
+    with open(out / "results.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["task"], r["model"]) for r in rows] == [(r["task"], r["model"]) for r in runs]
+    assert all(float(a["test_loss"]) == pytest.approx(b["test_loss"], rel=1e-5) for a, b in zip(rows, runs))
+    source = (out / "lstm_train_step.py").read_text()
+    compile(source, "lstm_train_step.py", "exec")
+    assert " in range(" in source
 
 
-def test_demo_numbers_agree_with_numpy(demo):
-    """Recompute the reported cost and accuracies from the saved weights and data with plain NumPy."""
+def test_demo_plots_when_matplotlib_is_installed(demo):
+    pytest.importorskip("matplotlib", reason="the loss-curve plot needs matplotlib (the plot extra)")
+    _, out = demo
+    assert (out / "loss_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_demo_lstm_test_loss_agrees_with_numpy(demo):
+    """Recompute the reported test MSE of the adding-task LSTM from its saved parameters with plain NumPy."""
     _, out = demo
     results = json.loads((out / "results.json").read_text())
-    data = np.load(out / "data.npz")
-    w, b = np.array(results["params"]["w"]), results["params"]["b"]
-    l2 = results["settings"]["l2"]
-
-    def cost_and_accuracy(X, t):
-        z = X @ w + b
-        xent = t * np.logaddexp(0, -z) + (1 - t) * np.logaddexp(0, z)
-        return xent.mean() + l2 * (w**2).sum(), ((z > 0) == t).mean()
-
-    cost, accuracy = cost_and_accuracy(data["X_train"], data["y_train"])
-    assert results["final"]["cost"] == pytest.approx(cost, rel=1e-9)
-    assert results["final"]["train_accuracy"] == pytest.approx(accuracy)
-    test_cost, test_accuracy = cost_and_accuracy(data["X_test"], data["y_test"])
-    assert results["final"]["test_cost"] == pytest.approx(test_cost, rel=1e-9)
-    assert results["final"]["test_accuracy"] == pytest.approx(test_accuracy)
-
-
-def test_demo_saves_the_generated_source(demo):
-    _, out = demo
-    source = (out / "train_source.py").read_text()
-    compile(source, "train_source.py", "exec")  # it is Python
-    assert "def " in source and "dot" in source
+    reported = next(r["test_loss"] for r in results["runs"] if r["task"] == "adding" and r["model"] == "lstm")
+    params = dict(np.load(out / "adding_lstm.npz", allow_pickle=False))
+    data = np.load(out / "adding_test.npz", allow_pickle=False)
+    x, y = data["x"].astype("float64"), data["y"].astype("float64")
+    p = {k[len("cell."):]: v.astype("float64") for k, v in params.items() if k.startswith("cell.")}
+    sigmoid = lambda a: 1 / (1 + np.exp(-a))  # noqa: E731
+    h = c = np.zeros((x.shape[1], p["U_i"].shape[0]))
+    for x_t in x:
+        gate = {g: x_t @ p[f"W_{g}"] + h @ p[f"U_{g}"] + p[f"b_{g}"] for g in "ifoc"}
+        c = sigmoid(gate["f"] + 1.0) * c + sigmoid(gate["i"]) * np.tanh(gate["c"])
+        h = sigmoid(gate["o"]) * np.tanh(c)
+    prediction = h @ params["readout.W"] + params["readout.b"]
+    assert reported == pytest.approx(np.mean((prediction - y) ** 2), rel=1e-4)
 
 
 def test_demo_default_out_is_symrnn_out_in_the_working_directory(tmp_path):

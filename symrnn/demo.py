@@ -1,0 +1,285 @@
+"""``symrnn demo``: train an RNN, the articles' buggy LSTM, a correct LSTM and a GRU on two tasks, and compare.
+
+Tasks (time-major batches generated on the fly, float32):
+
+- **adding** (a long-dependency task): each step carries a random value and a
+  marker; two steps are marked, and the target at the end is the sum of their
+  values.  Predicting the mean gives an MSE of about 0.167.
+- **sine** (sequence prediction): noisy sine waves with a random frequency per
+  sequence; predict the next value at every step.
+
+Each model is a cell from :mod:`symrnn.nn` plus a ``Dense`` read-out, trained
+with Adam.  The results go to an output folder: ``results.json``,
+``results.csv``, each model's parameters (``.npz``), the test data, and
+``loss_curves.png`` when matplotlib is installed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+import numpy as np
+
+MODELS = ("rnn", "buggy_lstm", "lstm", "gru")
+HIDDEN = 32
+BATCH = 32
+
+
+@dataclass
+class Task:
+    name: str
+    description: str
+    steps: int
+    make_batch: Callable[[np.random.Generator, int], tuple[np.ndarray, np.ndarray]]
+    last_step_only: bool  # the loss is on the final step (adding) or on every step after a warm-up (sine)
+    warmup: int = 0
+
+
+def adding_batch(rng: np.random.Generator, batch: int, length: int = 30) -> tuple[np.ndarray, np.ndarray]:
+    """The adding problem: ``x`` ``(T, B, 2)`` (value, marker) and the target ``(B, 1)``.
+
+    Example::
+
+        >>> x, y = adding_batch(np.random.default_rng(0), 4)
+        >>> x.shape, y.shape, x[:, :, 1].sum(axis=0).tolist()
+        ((30, 4, 2), (4, 1), [2.0, 2.0, 2.0, 2.0])
+    """
+    x = np.zeros((length, batch, 2), dtype="float32")
+    x[:, :, 0] = rng.uniform(0, 1, (length, batch))
+    first = rng.integers(0, length // 2, batch)
+    second = rng.integers(length // 2, length, batch)
+    columns = np.arange(batch)
+    x[first, columns, 1] = 1.0
+    x[second, columns, 1] = 1.0
+    y = x[first, columns, 0] + x[second, columns, 0]
+    return x, y[:, None].astype("float32")
+
+
+def sine_batch(rng: np.random.Generator, batch: int, length: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """Noisy sine waves: inputs ``(T, B, 1)`` and the next value at each step ``(T, B, 1)``.
+
+    Example::
+
+        >>> x, y = sine_batch(np.random.default_rng(0), 3)
+        >>> x.shape == y.shape == (40, 3, 1), bool(np.allclose(x[1:], y[:-1]))
+        (True, True)
+    """
+    t = np.arange(length + 1)[:, None]
+    omega = rng.uniform(0.1, 0.5, batch)
+    phase = rng.uniform(0, 2 * np.pi, batch)
+    wave = np.sin(omega * t + phase) + 0.05 * rng.normal(size=(length + 1, batch))
+    wave = wave.astype("float32")[:, :, None]
+    return wave[:-1], wave[1:]
+
+
+TASKS = (
+    Task("adding", "adding problem, T=30: the sum of two marked values", 600, adding_batch, True),
+    Task("sine", "noisy sine waves, T=40: predict the next value", 300, sine_batch, False, warmup=5),
+)
+
+
+def make_cell(model: str, n_in: int, seed: int) -> Any:
+    """The cell for a model name: ``rnn``, ``buggy_lstm`` (the articles' bug), ``lstm`` or ``gru``."""
+    from symrnn import nn
+    from symrnn.nn.article import SharedPreactLSTMCell
+
+    makers = {"rnn": nn.RNNCell, "buggy_lstm": SharedPreactLSTMCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}
+    if model not in makers:
+        raise ValueError(f"unknown model {model!r}; choose one of {sorted(makers)}")
+    return makers[model](n_in, HIDDEN, seed=seed, name=model)
+
+
+def build_model(task: Task, model: str, seed: int, learning_rate: float = 0.01) -> dict[str, Any]:
+    """Define, differentiate and compile one model: ``train(x, y) -> loss`` (with Adam updates) and ``loss``."""
+    import symrnn
+    import symrnn.tensor as T
+    from symrnn import nn
+    from symrnn.nn.optimizers import adam
+
+    x_probe, y_probe = task.make_batch(np.random.default_rng(0), 1)
+    cell = make_cell(model, x_probe.shape[2], seed)
+    readout = nn.Dense(HIDDEN, y_probe.shape[-1], seed=seed + 1, name=f"{model}_readout")
+    x = T.tensor3("x", dtype="float32")
+    y = T.tensor("float32", (None,) * y_probe.ndim, name="y")
+    outputs, _ = nn.rnn(cell, x)
+    if task.last_step_only:
+        loss = nn.losses.mse(readout(outputs[-1]), y)
+    else:
+        loss = nn.losses.mse(readout(outputs)[task.warmup:], y[task.warmup:])
+    params = {**{f"cell.{k}": v for k, v in cell.params.items()},
+              **{f"readout.{k}": v for k, v in readout.params.items()}}
+    started = time.perf_counter()
+    train = symrnn.function([x, y], loss, updates=adam(loss, list(params.values()), learning_rate=learning_rate),
+                            name=f"train_{model}")
+    evaluate = symrnn.function([x, y], loss, name=f"loss_{model}")
+    return {"train": train, "loss": evaluate, "params": params, "cell": cell,
+            "compile_s": time.perf_counter() - started}
+
+
+class Progress:
+    """A progress bar: tqdm's when it is installed, else a small text bar on ``stream``."""
+
+    def __init__(self, total: int, stream: TextIO, enabled: bool = True) -> None:
+        self.total, self.done, self.stream, self.enabled = total, 0, stream, enabled
+        self._bar = None
+        if enabled:
+            try:
+                from tqdm import tqdm
+
+                self._bar = tqdm(total=total, file=stream, unit="step", leave=False)
+            except ImportError:
+                pass
+
+    def update(self, n: int, label: str) -> None:
+        self.done += n
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.set_description(label)
+            self._bar.update(n)
+            return
+        width = 30
+        filled = int(width * self.done / max(self.total, 1))
+        self.stream.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {label:<20}")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        elif self.enabled:
+            self.stream.write("\r" + " " * 72 + "\r")
+            self.stream.flush()
+
+
+def run_demo(out: str = "symrnn-out", steps: int | None = None, seed: int = 0, models: tuple[str, ...] = MODELS,
+             progress: bool = True, stream: TextIO | None = None) -> dict[str, Any]:
+    """Train every model on every task, print a comparison table and write the artifacts to ``out``.
+
+    ``steps`` overrides each task's number of training steps (for a quick run).
+    Returns the results written to ``results.json``.
+
+    Example::
+
+        >>> import io, tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     r = run_demo(out=d, steps=2, models=("lstm",), progress=False, stream=io.StringIO())
+        >>> sorted(r["runs"][0])[:4]
+        ['baseline', 'compile_s', 'curve', 'model']
+    """
+    import symrnn
+    from symrnn.nn.io import save_params
+
+    stream = stream or sys.stdout
+    os.makedirs(out, exist_ok=True)
+    old_floatx = symrnn.config.floatX
+    symrnn.config.floatX = "float32"
+    runs: list[dict[str, Any]] = []
+    total = sum((steps or task.steps) for task in TASKS) * len(models)
+    print(f"symrnn demo: {len(models)} models x {len(TASKS)} tasks, {total} training steps in all", file=stream)
+    bar = Progress(total, sys.stderr if stream is sys.stdout else stream, enabled=progress)
+    try:
+        for task in TASKS:
+            n_steps = steps or task.steps
+            test_x, test_y = task.make_batch(np.random.default_rng(10_000 + seed), 512)
+            np.savez(os.path.join(out, f"{task.name}_test.npz"), x=test_x, y=test_y)
+            baseline = _baseline(task, test_x, test_y)
+            for model in models:
+                built = build_model(task, model, seed)
+                rng = np.random.default_rng(seed)
+                curve = []
+                started = time.perf_counter()
+                for step in range(n_steps):
+                    loss = float(built["train"](*task.make_batch(rng, BATCH)))
+                    curve.append(loss)
+                    if step % 10 == 9 or step == n_steps - 1:
+                        bar.update(10 if step % 10 == 9 else (step % 10) + 1, f"{task.name}/{model}")
+                train_s = time.perf_counter() - started
+                test_loss = float(built["loss"](test_x, test_y))
+                save_params(os.path.join(out, f"{task.name}_{model}.npz"), built["params"])
+                if model == "lstm" and task is TASKS[0]:  # what the compiler made of one training step
+                    with open(os.path.join(out, "lstm_train_step.py"), "w") as handle:
+                        handle.write(built["train"].source)
+                runs.append({"task": task.name, "model": model, "test_loss": test_loss, "baseline": baseline,
+                             "steps": n_steps, "train_s": train_s, "compile_s": built["compile_s"],
+                             "n_params": int(sum(v.get_value().size for v in built["params"].values())),
+                             "curve": curve})
+    finally:
+        bar.close()
+        symrnn.config.floatX = old_floatx
+    results = {"symrnn": symrnn.__version__, "seed": seed, "hidden": HIDDEN, "batch": BATCH,
+               "tasks": {t.name: t.description for t in TASKS}, "runs": runs}
+    _write(out, results)
+    _print_table(results, stream)
+    plot = _plot(out, results)
+    print(f"\nartifacts written to {os.path.abspath(out)}/ (results.json, results.csv, parameters, test data, "
+          f"lstm_train_step.py{', loss_curves.png' if plot else ''})", file=stream)
+    return results
+
+
+def _baseline(task: Task, x: np.ndarray, y: np.ndarray) -> float:
+    """The MSE of a trivial predictor: the mean (adding), or the last value seen (sine)."""
+    if task.last_step_only:
+        return float(np.mean((y - 1.0) ** 2))
+    return float(np.mean((x[task.warmup:] - y[task.warmup:]) ** 2))
+
+
+def _write(out: str, results: dict[str, Any]) -> None:
+    with open(os.path.join(out, "results.json"), "w") as handle:
+        json.dump(results, handle, indent=1)
+    with open(os.path.join(out, "results.csv"), "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["task", "model", "test_loss", "baseline", "steps", "train_s", "compile_s", "n_params"])
+        for r in results["runs"]:
+            writer.writerow([r["task"], r["model"], f"{r['test_loss']:.6g}", f"{r['baseline']:.6g}", r["steps"],
+                             f"{r['train_s']:.3f}", f"{r['compile_s']:.3f}", r["n_params"]])
+
+
+def _print_table(results: dict[str, Any], stream: TextIO) -> None:
+    print(f"\n{'task':<8}{'model':<12}{'params':>8}{'test MSE':>12}{'baseline':>10}{'compile s':>11}"
+          f"{'train s':>9}", file=stream)
+    for r in results["runs"]:
+        print(f"{r['task']:<8}{r['model']:<12}{r['n_params']:>8}{r['test_loss']:>12.5f}{r['baseline']:>10.4f}"
+              f"{r['compile_s']:>11.3f}{r['train_s']:>9.2f}", file=stream)
+    by_task: dict[str, dict[str, float]] = {}
+    for r in results["runs"]:
+        by_task.setdefault(r["task"], {})[r["model"]] = r["test_loss"]
+    for task, losses in by_task.items():
+        if {"lstm", "buggy_lstm"} <= set(losses):
+            ratio = losses["buggy_lstm"] / max(losses["lstm"], 1e-12)
+            print(f"{task}: the correct LSTM's test MSE is {ratio:.1f}x lower than the shared-preactivation "
+                  f"LSTM's", file=stream)
+
+
+def _plot(out: str, results: dict[str, Any]) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    tasks = list(results["tasks"])
+    fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4))
+    for ax, task in zip(np.atleast_1d(axes), tasks):
+        for r in results["runs"]:
+            if r["task"] == task:
+                curve = np.asarray(r["curve"])
+                window = max(1, len(curve) // 30)
+                smooth = np.convolve(curve, np.ones(window) / window, mode="valid")
+                ax.plot(smooth, label=r["model"])
+        ax.set_yscale("log")
+        ax.set_title(results["tasks"][task])
+        ax.set_xlabel("training step")
+        ax.set_ylabel("training MSE (smoothed)")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "loss_curves.png"), dpi=100)
+    plt.close(fig)
+    return True
