@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import linecache
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +58,8 @@ class CodegenContext:
 
     namespace: dict[str, Any] = field(default_factory=dict)
     names: dict[int, str] = field(default_factory=dict)
+    profile: list[tuple[Apply, int]] | None = None  # when profiling: each timed node and its loop depth
+    depth: int = 0  # how many loops enclose the nodes being emitted
     _bound: dict[int, str] = field(default_factory=dict)
     _temps: Any = field(default_factory=itertools.count)
 
@@ -94,11 +97,19 @@ class CodegenContext:
                 out_names.append(self.names[id(var)])
             where = f"  @ {safe_comment(node.trace.rsplit('/', 1)[-1], 40)}" if node.trace else ""
             lines.append((f"# {safe_comment(describe_node(node, self.names), 70)}{where}", None))
+            if self.profile is not None:
+                index = len(self.profile)
+                self.profile.append((node, self.depth))
+                lines.append((f"_pt{index} = _clock()", node))
+            self.depth += 1 if hasattr(node.op, "inner_nodes") else 0
             code = node.op.emit(node, in_names, out_names, self)
+            self.depth -= 1 if hasattr(node.op, "inner_nodes") else 0
             if isinstance(code, str):
                 lines.extend((code_line, node) for code_line in code.splitlines())
             else:
                 lines.extend(code)  # an op with an inner graph returns (line, node) pairs itself
+            if self.profile is not None:
+                lines.append((f"_seconds[{index}] += _clock() - _pt{index}; _calls[{index}] += 1", node))
         return lines
 
 
@@ -108,17 +119,19 @@ class Generated:
     fn: Any
     filename: str
     line_to_node: dict[int, Apply]
+    profile: Any = None  # a symrnn.compile.profile.Profile when generated with profile=True
 
 
 def generate(inputs: list[Variable], shared: list[SharedVariable], nodes: list[Apply],
              outputs: list[Variable], copy_outputs: list[bool], xp: Any = np,
-             fn_name: str = "compiled") -> Generated:
+             fn_name: str = "compiled", profile: bool = False) -> Generated:
     """Emit and ``exec`` the Python source of a function computing ``outputs``.
 
     The function takes the inputs' values then the shared variables' values,
-    and returns the list of output values.
+    and returns the list of output values.  With ``profile``, every node is
+    timed (``time.perf_counter``) and counted into a :class:`Profile`.
     """
-    ctx = CodegenContext(namespace={"xp": xp, "np": np})
+    ctx = CodegenContext(namespace={"xp": xp, "np": np}, profile=[] if profile else None)
     header: list[str] = []
     for i, var in enumerate(inputs):
         ctx.names[id(var)] = f"in{i}"
@@ -149,4 +162,10 @@ def generate(inputs: list[Variable], shared: list[SharedVariable], nodes: list[A
     code = compile(source, filename, "exec")
     exec(code, ctx.namespace)  # noqa: S102 - the source is ours; user strings only reach it via safe_comment
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    return Generated(source, ctx.namespace[fn_name], filename, line_to_node)
+    stats = None
+    if profile:
+        from symrnn.compile.profile import Profile
+
+        stats = Profile(ctx.profile)
+        ctx.namespace.update(_clock=time.perf_counter, _seconds=stats.seconds, _calls=stats.calls)
+    return Generated(source, ctx.namespace[fn_name], filename, line_to_node, stats)

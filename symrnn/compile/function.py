@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import traceback
 import warnings
 from collections.abc import Iterable, Sequence
@@ -109,7 +110,7 @@ class Function:
 
     def __init__(self, inputs: list[Variable], outputs: list[Variable], single: bool | None,
                  updates: list[tuple[SharedVariable, Variable]], mode: str, name: str | None,
-                 allow_input_downcast: bool | None) -> None:
+                 allow_input_downcast: bool | None, profile: bool = False) -> None:
         self.inputs = inputs
         self.outputs = outputs
         self.updates = updates
@@ -150,8 +151,10 @@ class Function:
                 claimed.add(id(root))
             self._generated = codegen.generate(inputs, self._compiled_shared, self.nodes,
                                                self.compiled_outputs, copies,
-                                               fn_name=codegen.safe_identifier(name or "compiled", 40))
+                                               fn_name=codegen.safe_identifier(name or "compiled", 40),
+                                               profile=profile)
             self.source = self._generated.source
+        self.profile = self._generated.profile if self._generated is not None else None
 
     # ---- calling
     def _filter_inputs(self, args: Sequence[Any], kwargs: dict[str, Any]) -> list[np.ndarray]:
@@ -188,7 +191,12 @@ class Function:
         if self.mode == "reference":
             results = self._interpret(values)
         else:
+            if self.profile is not None:
+                started = time.perf_counter()
             results = self._run_compiled(values, [s.container[0] for s in self._compiled_shared])
+            if self.profile is not None:
+                self.profile.function_calls += 1
+                self.profile.function_seconds += time.perf_counter() - started
             if self.mode == "DebugMode":
                 self._compare_with_reference(results, self._interpret(values))
         n_out = len(self.outputs)
@@ -242,7 +250,8 @@ _MISSING = object()
 
 def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = None, givens: Any = None,
              mode: str | None = None, name: str | None = None, on_unused_input: str = "raise",
-             allow_input_downcast: bool | None = None, no_default_updates: bool = False) -> Function:
+             allow_input_downcast: bool | None = None, no_default_updates: bool = False,
+             profile: bool = False) -> Function:
     """Compile ``outputs`` as a function of ``inputs`` (Theano's ``theano.function``).
 
     - ``outputs``: a variable (the call returns one array), a list (returns a
@@ -255,6 +264,8 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     - ``on_unused_input``: ``"raise"``, ``"warn"`` or ``"ignore"``.
     - ``allow_input_downcast``: allow inputs that lose precision (see
       :meth:`TensorType.filter`).
+    - ``profile``: time every node; ``f.profile.summary()`` prints the tables
+      (see :class:`symrnn.compile.profile.Profile`).
 
     Example::
 
@@ -331,7 +342,9 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
         raise GraphTypeError(f"the outputs depend on {', '.join(describe(v) for v in missing)}, which "
                              f"{'is' if len(missing) == 1 else 'are'} not among the inputs of function() "
                              f"(at {user_line()})")
-    fn = Function(inputs, out_list, single, update_pairs, mode, name, allow_input_downcast)
+    if profile and mode == "reference":
+        raise ValueError("profile=True needs compiled code; use mode='FAST_RUN' or 'FAST_COMPILE'")
+    fn = Function(inputs, out_list, single, update_pairs, mode, name, allow_input_downcast, profile)
     for i, value in defaults.items():
         fn._defaults[i] = inputs[i].type.filter(value, f"the default value of input {i}", allow_input_downcast)
     fn._input_names.update({alias: i for i, alias in names.items()})

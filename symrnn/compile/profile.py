@@ -1,0 +1,103 @@
+"""Per-node and per-op timings of a compiled function (Theano's ``profile=True``).
+
+``symrnn.function(..., profile=True)`` generates code that times every node
+with ``time.perf_counter`` and counts its calls; nodes inside a loop are timed
+at every step.  A loop node's time *includes* its inner nodes, so the tables
+report each node's own share: for a loop, its time minus its inner nodes'.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, TextIO
+
+import numpy as np
+
+from symrnn.graph import Apply
+
+
+class Profile:
+    """Accumulated seconds and calls per timed node; :meth:`summary` prints the tables.
+
+    Example::
+
+        >>> import numpy as np, symrnn, symrnn.tensor as T
+        >>> x = T.matrix("x")
+        >>> f = symrnn.function([x], T.tanh(x.dot(x.T)).sum(), profile=True)
+        >>> _ = f(np.ones((50, 50)))
+        >>> [row["op"] for row in f.profile.per_op()][:1] in (["dot"], ["tanh"], ["sum"])
+        True
+    """
+
+    def __init__(self, timed: list[tuple[Apply, int]]) -> None:
+        self.nodes = [node for node, _ in timed]
+        self.depths = [depth for _, depth in timed]
+        self.seconds = np.zeros(len(timed))
+        self.calls = np.zeros(len(timed), dtype=np.int64)
+        self.function_calls = 0
+        self.function_seconds = 0.0
+
+    def reset(self) -> None:
+        """Forget the timings so far."""
+        self.seconds[:] = 0
+        self.calls[:] = 0
+        self.function_calls = 0
+        self.function_seconds = 0.0
+
+    def self_seconds(self) -> np.ndarray:
+        """Each node's own time: a loop's time less the time of the nodes inside it."""
+        own = self.seconds.copy()
+        for i, node in enumerate(self.nodes):
+            if hasattr(node.op, "inner_nodes"):
+                inner = {id(n) for n in node.op.inner_nodes}
+                for j in range(i + 1, len(self.nodes)):
+                    if self.depths[j] <= self.depths[i]:
+                        break
+                    if self.depths[j] == self.depths[i] + 1 and id(self.nodes[j]) in inner:
+                        own[i] -= self.seconds[j]
+        return np.maximum(own, 0.0)
+
+    def per_node(self) -> list[dict[str, Any]]:
+        """One row per node, slowest first: op, node, calls, seconds, percent, loop depth and user line."""
+        own = self.self_seconds()
+        total = own.sum() or 1.0
+        rows = [{"op": _op_name(node), "node": str(node.op), "calls": int(self.calls[i]), "seconds": float(own[i]),
+                 "percent": 100.0 * own[i] / total, "depth": self.depths[i], "trace": node.trace}
+                for i, node in enumerate(self.nodes)]
+        return sorted(rows, key=lambda r: -r["seconds"])
+
+    def per_op(self) -> list[dict[str, Any]]:
+        """One row per op type, slowest first: op, number of nodes, calls, seconds and percent."""
+        own = self.self_seconds()
+        total = own.sum() or 1.0
+        table: dict[str, dict[str, Any]] = {}
+        for i, node in enumerate(self.nodes):
+            row = table.setdefault(_op_name(node), {"op": _op_name(node), "nodes": 0, "calls": 0, "seconds": 0.0})
+            row["nodes"] += 1
+            row["calls"] += int(self.calls[i])
+            row["seconds"] += float(own[i])
+        for row in table.values():
+            row["percent"] = 100.0 * row["seconds"] / total
+        return sorted(table.values(), key=lambda r: -r["seconds"])
+
+    def summary(self, file: TextIO | None = None, limit: int = 15) -> str:
+        """Print (and return) the per-op and per-node tables, like Theano's profile summary."""
+        lines = [f"Function profile: {self.function_calls} call(s), {self.function_seconds * 1e3:.3f} ms in all, "
+                 f"{self.self_seconds().sum() * 1e3:.3f} ms in nodes", "",
+                 "Per op type:", f"{'op':<24}{'nodes':>6}{'calls':>9}{'ms':>11}{'%':>7}"]
+        for row in self.per_op()[:limit]:
+            lines.append(f"{row['op'][:24]:<24}{row['nodes']:>6}{row['calls']:>9}{row['seconds'] * 1e3:>11.3f}"
+                         f"{row['percent']:>7.1f}")
+        lines += ["", "Per node:", f"{'node':<40}{'calls':>9}{'ms':>11}{'%':>7}  line"]
+        for row in self.per_node()[:limit]:
+            where = (row["trace"] or "").rsplit("/", 1)[-1]
+            indent = "  " * row["depth"]
+            lines.append(f"{(indent + row['node'])[:40]:<40}{row['calls']:>9}{row['seconds'] * 1e3:>11.3f}"
+                         f"{row['percent']:>7.1f}  {where}")
+        text = "\n".join(lines)
+        print(text, file=file or sys.stdout)
+        return text
+
+
+def _op_name(node: Apply) -> str:
+    return getattr(node.op, "name", None) or type(node.op).__name__
