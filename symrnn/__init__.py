@@ -14,7 +14,7 @@ Example::
 """
 
 from symrnn import tensor  # noqa: F401, I001  (attaches the tensor language to Variable first)
-from symrnn import printing
+from symrnn import lint, printing
 from symrnn.printing import pp
 from symrnn.compile import Function, In, function
 from symrnn.config import config
@@ -26,5 +26,5 @@ from symrnn.tensor.basic import shared
 
 __version__ = "0.1.0"
 
-__all__ = ["Function", "In", "clone", "config", "function", "grad", "hessian", "jacobian", "pp", "printing", "scan",
-           "shared", "tensor", "to_networkx", "until", "verify_grad"]
+__all__ = ["Function", "In", "clone", "config", "function", "grad", "hessian", "jacobian", "lint", "pp",
+           "printing", "scan", "shared", "tensor", "to_networkx", "until", "verify_grad"]

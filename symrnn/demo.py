@@ -181,6 +181,7 @@ def run_demo(out: str = "symrnn-out", steps: int | None = None, seed: int = 0, m
     old_floatx = symrnn.config.floatX
     symrnn.config.floatX = "float32"
     runs: list[dict[str, Any]] = []
+    extras: list[str] = []
     total = sum((steps or task.steps) for task in TASKS) * len(models)
     print(f"symrnn demo: {len(models)} models x {len(TASKS)} tasks, {total} training steps in all", file=stream)
     bar = Progress(total, sys.stderr if stream is sys.stdout else stream, enabled=progress)
@@ -206,6 +207,7 @@ def run_demo(out: str = "symrnn-out", steps: int | None = None, seed: int = 0, m
                 if model == "lstm" and task is TASKS[0]:  # what the compiler made of one training step
                     with open(os.path.join(out, "lstm_train_step.py"), "w") as handle:
                         handle.write(built["train"].source)
+                    extras += _pictures(out, built, stream)
                 runs.append({"task": task.name, "model": model, "test_loss": test_loss, "baseline": baseline,
                              "steps": n_steps, "train_s": train_s, "compile_s": built["compile_s"],
                              "n_params": int(sum(v.get_value().size for v in built["params"].values())),
@@ -218,9 +220,35 @@ def run_demo(out: str = "symrnn-out", steps: int | None = None, seed: int = 0, m
     _write(out, results)
     _print_table(results, stream)
     plot = _plot(out, results)
+    extras += ["loss_curves.png"] if plot else []
     print(f"\nartifacts written to {os.path.abspath(out)}/ (results.json, results.csv, parameters, test data, "
-          f"lstm_train_step.py{', loss_curves.png' if plot else ''})", file=stream)
+          f"lstm_train_step.py{''.join(', ' + e for e in extras)})", file=stream)
     return results
+
+
+def _pictures(out: str, built: dict[str, Any], stream: TextIO) -> list[str]:
+    """The compiled LSTM training step as a graph (built vs compiled), and the RNN/LSTM/GRU gradient flow."""
+    import warnings
+
+    from symrnn import nn, viz
+
+    written = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        path = viz.render(built["train"], os.path.join(out, "lstm_graph.svg"), which="both", collapse="cells",
+                          on_missing_dot="warn")
+    written.append(os.path.basename(path))
+    if not path.endswith(".svg"):
+        print("  (Graphviz's dot is not installed: wrote the graph as DOT source; apt-get install graphviz)",
+              file=stream)
+    cells = {"RNN": nn.RNNCell(1, HIDDEN, seed=0), "LSTM": nn.LSTMCell(1, HIDDEN, seed=0),
+             "GRU": nn.GRUCell(1, HIDDEN, seed=0)}
+    try:
+        viz.gradient_flow(cells, T=100, batch_size=16, seed=0, plot=os.path.join(out, "gradient_flow.png"))
+        written.append("gradient_flow.png")
+    except ImportError:  # matplotlib is an optional extra
+        pass
+    return written
 
 
 def _baseline(task: Task, x: np.ndarray, y: np.ndarray) -> float:

@@ -33,12 +33,22 @@ def user_line() -> str:
     outermost = None
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not os.path.abspath(filename).startswith(_PACKAGE_DIR) and not filename.startswith("<frozen"):
+        inside = os.path.abspath(filename).startswith(_PACKAGE_DIR)
+        if not inside and not filename.startswith("<frozen"):
+            if outermost is not None and _is_launcher(filename):
+                break  # symrnn's own command built this graph: name the symrnn line, not the launcher
             return f"{filename}:{frame.f_lineno}"
-        outermost = frame
+        if inside:
+            outermost = frame
         frame = frame.f_back
-    # Graphs built by symrnn itself (the demo): the outermost symrnn frame is the most telling.
+    # Graphs built by symrnn itself (the demo, the viz command): the outermost symrnn frame is the most telling.
     return f"{outermost.f_code.co_filename}:{outermost.f_lineno}" if outermost is not None else "<unknown>"
+
+
+def _is_launcher(filename: str) -> bool:
+    """A console-script or ``runpy`` frame that only started symrnn's command line."""
+    base = os.path.basename(filename)
+    return base in ("symrnn", "runpy.py") or filename.startswith("<frozen")
 
 
 def describe(var: Variable) -> str:

@@ -20,11 +20,19 @@ def _label(var: Variable) -> str:
     return f"{var.owner.op}{suffix}{named}"
 
 
-def debugprint(obj: Any, file: TextIO | None = None, print_type: bool = True) -> str:
-    """Print a graph as an indented tree, one variable per line with its type; return the text.
+def debugprint(obj: Any, file: TextIO | None = None, print_type: bool = True, print_inner: bool = True) -> str:
+    """Print a graph as an indented tree, one variable per line with its type and shape; return the text.
 
-    ``obj`` is a variable, a list of variables or a compiled ``Function``.  A
-    node already printed is shown again only as a reference (``*id``).
+    ``obj`` is a variable, a list of variables or a compiled ``Function`` (its
+    graph after the rewrites).  A node already printed is shown again only as
+    a reference (``(shown above)``).  The type shows the dtype and the static
+    shape, ``?`` for a dimension known only at run time.
+
+    Under each ``scan`` node, after its outer inputs, come the lines of its
+    inner graph, marked with ``>``: one tree per inner output, named by its
+    role (``new state 0``, ``per-step output 0``), whose leaves are the inner
+    inputs named by role (``sequence 0 [t]``, ``state 0 [t-1]``,
+    ``non-sequence 0``).  ``print_inner=False`` leaves them out.
 
     Example::
 
@@ -35,8 +43,27 @@ def debugprint(obj: Any, file: TextIO | None = None, print_type: bool = True) ->
          |exp [id B] float64(?,)
            |input 'x' [id C] float64(?,)
          |Constant{2.} [id D] float64()
+
+    A loop::
+
+        >>> import symrnn
+        >>> h0 = T.vector("h0")
+        >>> hs, _ = symrnn.scan(lambda h: T.tanh(h) * 2, outputs_info=[h0], n_steps=3, name="loop")
+        >>> _ = debugprint(hs)  # doctest: +NORMALIZE_WHITESPACE
+        getitem[1:] [id A] float64(?, ?)
+         |scan{loop} [id B] float64(?, ?)
+           |Constant{3} [id C] int64()
+           |dimshuffle{x,0} [id D] float64(1, ?)
+             |input 'h0' [id E] float64(?,)
+           >inner graph of scan{loop} [id B], one step:
+           >new state 0 = mul [id F] float64(?,)
+           > |tanh [id G] float64(?,)
+           >   |state 0 [t-1] [id H] float64(?,)
+           > |Constant{2.} [id I] float64()
     """
     from symrnn.compile.function import Function
+    from symrnn.scan.op import Scan
+    from symrnn.viz.dot import _inner_output_roles, _scan_roles
 
     if isinstance(obj, Function):
         roots = obj.compiled_outputs  # what the compiled code computes, after rewrites
@@ -47,6 +74,7 @@ def debugprint(obj: Any, file: TextIO | None = None, print_type: bool = True) ->
     ids: dict[int, str] = {}
     expanded: set[int] = set()
     lines: list[str] = []
+    roles: dict[int, str] = {}  # inner inputs: their role in their loop
 
     def ident(var: Variable) -> str:
         if id(var) not in ids:
@@ -59,31 +87,100 @@ def debugprint(obj: Any, file: TextIO | None = None, print_type: bool = True) ->
             ids[id(var)] = letters
         return ids[id(var)]
 
-    for root in roots:
-        stack: list[tuple[Variable, int]] = [(root, 0)]
-        while stack:  # iterative, so deep graphs print without recursion
-            var, depth = stack.pop()
-            prefix = "  " * (depth - 1) + " |" if depth else ""
-            key = id(var.owner) if var.owner is not None else id(var)
-            text = f"{prefix}{_label(var)} [id {ident(var)}]"
-            if print_type:
-                text += f" {var.type!r}"
-            if var.owner is not None and key in expanded:
-                lines.append(text + " (shown above)")
-                continue
-            lines.append(text)
-            if var.owner is not None:
-                expanded.add(key)
-                for child in reversed(var.owner.inputs):
-                    stack.append((child, depth + 1))
+    def label(var: Variable) -> str:
+        if id(var) in roles:
+            return roles[id(var)]
+        return _label(var)
+
+    # Stack entries: ("var", variable, depth, base prefix, heading) or ("inner", scan node, depth, base prefix, id).
+    stack: list[tuple] = [("var", root, 0, "", "") for root in reversed(roots)]
+    while stack:  # iterative, so deep graphs print without recursion
+        entry = stack.pop()
+        if entry[0] == "inner":
+            _, node, depth, base, scan_id = entry
+            op = node.op
+            inner_base = base + "  " * depth + " >"
+            lines.append(f"{inner_base}inner graph of {op} [id {scan_id}], one step:")
+            for var, (short, _) in zip(op.inner_inputs, _scan_roles(op)):
+                roles[id(var)] = short + (f" {var.name!r}" if var.name and short.startswith("non-") else "")
+            for var, role in reversed(list(zip(op.inner_outputs, _inner_output_roles(op)))):
+                stack.append(("var", var, 0, inner_base, f"{role} = "))
+            continue
+        _, var, depth, base, heading = entry
+        prefix = base + ("  " * (depth - 1) + " |" if depth else "")
+        key = id(var.owner) if var.owner is not None else id(var)
+        text = f"{prefix}{heading}{label(var)} [id {ident(var)}]"
+        if print_type:
+            text += f" {var.type!r}"
+        if var.owner is not None and key in expanded:
+            lines.append(text + " (shown above)")
+            continue
+        lines.append(text)
+        if var.owner is not None:
+            expanded.add(key)
+            if print_inner and isinstance(var.owner.op, Scan):
+                stack.append(("inner", var.owner, depth, base, ident(var)))
+            for child in reversed(var.owner.inputs):
+                stack.append(("var", child, depth + 1, base, ""))
     text = "\n".join(lines)
     print(text, file=file or sys.stdout)
     return text
 
 
+# Theano's pydotprint options that only change its own look; accepted so that Theano scripts run, and ignored.
+_THEANO_COSMETIC = frozenset(["compact", "with_ids", "high_contrast", "cond_highlight", "colorCodes",
+                              "max_label_size", "var_with_name_simple", "scan_graphs"])
 
 
-__all__ = ["debugprint", "pp"]
+def pydotprint(fn_or_vars: Any, outfile: str | None = None, format: str | None = None,
+               on_missing_dot: str = "raise", print_output_file: bool = False, return_image: bool = False,
+               **kwargs: Any) -> Any:
+    """Draw a graph with Graphviz into ``outfile`` (Theano's name); return the path written.
+
+    ``fn_or_vars`` is a variable, a list or dict of variables, or a compiled
+    ``Function`` (drawn after its rewrites; ``which="built"`` or
+    ``which="both"`` for the graph as built, or both side by side).
+    ``format`` is ``"svg"``, ``"png"``, ``"pdf"`` or ``"dot"``, by default
+    the file's extension; ``outfile`` defaults to ``pydotprint.<format>``.
+    The other keyword arguments go to :func:`symrnn.viz.to_dot`
+    (``show_types``, ``collapse="cells"``, ``legend``, ``rankdir``, ``title``,
+    ``output_labels``).  Scan bodies are always drawn, as clusters (Theano's
+    ``scan_graphs``), unless ``collapse="cells"``.
+
+    As in Theano, ``print_output_file=True`` prints where the file is, and
+    ``return_image=True`` returns the image's bytes instead of writing a file.
+    Theano's options for its own look (``compact``, ``with_ids``,
+    ``high_contrast``, ``colorCodes``, ``max_label_size``...) are accepted and
+    ignored.
+
+    Without Graphviz's ``dot`` program it writes the ``.dot`` source and
+    raises :class:`symrnn.viz.GraphvizNotFoundError` (or warns, with
+    ``on_missing_dot="warn"``), saying how to install Graphviz.
+
+    Example::
+
+        >>> import os, tempfile, symrnn, symrnn.tensor as T
+        >>> x = T.vector("x")
+        >>> f = symrnn.function([x], T.tanh(x) * 2)
+        >>> path = pydotprint(f, os.path.join(tempfile.mkdtemp(), "f.dot"))
+        >>> "tanh" in open(path).read()
+        True
+    """
+    from symrnn.viz.dot import _format_of, image, render, to_dot
+
+    for name in _THEANO_COSMETIC & set(kwargs):
+        kwargs.pop(name)
+    if outfile is None:
+        outfile = f"pydotprint.{format or 'svg'}"
+    if return_image:
+        return image(to_dot(fn_or_vars, **kwargs), _format_of(outfile, format))
+    path = render(fn_or_vars, outfile, format=format, on_missing_dot=on_missing_dot, **kwargs)
+    if print_output_file:
+        print(f"The output file is available at {path}")
+    return path
+
+
+__all__ = ["debugprint", "pp", "pydotprint"]
 
 
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "true_div": "/", "int_div": "//", "mod": "%", "pow": "**",

@@ -381,7 +381,6 @@ def test_backward_loop_does_not_recompute_tanh():
     assert source.count("xp.tanh(") == 1, source  # in the forward loop only
     backward = source[source.index("scan grad_of_scan begins"):source.index("scan grad_of_scan ends")]
     assert "tanh" not in backward.replace("saved_tanh", "")
-    assert "saved_tanh" in backward  # it reads the saved values instead
 
 
 @pytest.mark.parametrize("mode", MODES)

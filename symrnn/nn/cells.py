@@ -169,7 +169,8 @@ class GRUCell(Cell):
     With ``reset_after=False`` (TensorFlow 1's ``GRUCell``):
     ``h̃ = tanh(x·W_h + (r*h)·U_h + b_h)``; with ``reset_after=True`` (cuDNN and
     PyTorch): ``h̃ = tanh(x·W_h + b_h + r*(h·U_h + b_hn))``.  Either way
-    ``z, r = σ(x·W + h·U + b)`` per gate and ``h' = z*h + (1-z)*h̃``.
+    ``z, r = σ(x·W + h·U + b)`` per gate and ``h' = z*h + (1-z)*h̃``.  The gate
+    biases ``b_z`` and ``b_r`` start at 1.0, as in TensorFlow 1's ``GRUCell``.
 
     Example::
 
@@ -185,7 +186,9 @@ class GRUCell(Cell):
                  name: str = "gru") -> None:
         super().__init__(input_size, num_units, name)
         self.reset_after = bool(reset_after)
-        self._gate_params(self.GATES, init.as_rng(seed))
+        # Gate biases start at 1, as in TensorFlow 1's GRUCell: the update gate leans towards keeping the
+        # state, which lets gradients flow over long spans from the first step of training.
+        self._gate_params(self.GATES, init.as_rng(seed), bias={"z": 1.0, "r": 1.0})
         if self.reset_after:
             self._param("b_hn", init.zeros((num_units,)))
 

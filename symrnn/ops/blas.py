@@ -52,6 +52,12 @@ class Dot(Op):
         return [np.asarray(np.dot(*inputs))]
 
     def emit(self, node: Apply, inputs: list[str], outputs: list[str], ctx: Any) -> str:
+        x, y = node.inputs
+        if x.ndim > 2 and y.ndim == 2:
+            # (..., k)·(k, n) as one 2-D product: NumPy's N-d dot does not reach BLAS as a single GEMM
+            a, b = inputs
+            return (f"{outputs[0]} = xp.dot({a}.reshape(-1, {a}.shape[-1]), {b})"
+                    f".reshape({a}.shape[:-1] + ({b}.shape[1],))")
         return f"{outputs[0]} = xp.dot({inputs[0]}, {inputs[1]})"
 
     def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:

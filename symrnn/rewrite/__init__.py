@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from symrnn.graph import Apply, Variable
 from symrnn.rewrite.canonical import CANONICALIZE, STABILIZE
 from symrnn.rewrite.engine import apply_local_rewrites, merge
+from symrnn.rewrite.gemm import merge_sibling_dots, merge_summed_dots
+from symrnn.rewrite.loops import LOOP_REWRITES, prune_loop_outputs
 
 
 def optimize_scan_body(node: Apply) -> Sequence[Variable] | None:
@@ -16,7 +18,7 @@ def optimize_scan_body(node: Apply) -> Sequence[Variable] | None:
     op = node.op
     if not isinstance(op, Scan) or getattr(op, "optimized", False):
         return None
-    inner = optimize(op.inner_outputs)
+    inner = optimize(op.inner_outputs, roots=op.inner_inputs[op.inner_slices()["nonseqs"]])
     if all(a is b for a, b in zip(inner, op.inner_outputs)):
         op.optimized = True
         return None
@@ -27,7 +29,7 @@ def optimize_scan_body(node: Apply) -> Sequence[Variable] | None:
     return new_node.outputs
 
 
-def optimize(outputs: Sequence[Variable]) -> list[Variable]:
+def optimize(outputs: Sequence[Variable], roots: Sequence[Variable] | None = None) -> list[Variable]:
     """The FAST_RUN pipeline: merge, one forward loop per scan, stabilize, canonicalize, merge again.
 
     Example::
@@ -42,7 +44,12 @@ def optimize(outputs: Sequence[Variable]) -> list[Variable]:
 
     outputs = merge(outputs)
     outputs = merge_augmented_scans(outputs)
-    outputs = apply_local_rewrites(outputs, [*STABILIZE, *CANONICALIZE, optimize_scan_body])
+    outputs = prune_loop_outputs(outputs)
+    outputs = merge_sibling_dots(outputs, roots)
+    outputs = apply_local_rewrites(outputs, [*STABILIZE, *CANONICALIZE, optimize_scan_body, *LOOP_REWRITES])
+    outputs = prune_loop_outputs(outputs)
+    outputs = merge_sibling_dots(outputs, roots)  # the input projections, now outside the loops
+    outputs = merge_summed_dots(outputs, roots)
     return merge(outputs)
 
 
