@@ -1,0 +1,307 @@
+"""Each FAST_RUN rewrite: the graph before and after, and the same numbers as the reference interpreter."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import symrnn
+import symrnn.tensor as T
+from symrnn import nn
+from symrnn.graph import Constant, toposort
+from symrnn.ops.blas import Dot
+from symrnn.ops.shape import Alloc, DimShuffle
+from symrnn.rewrite import optimize
+from symrnn.rewrite.canonical import (
+    elemwise_of_filled,
+    fold_constants,
+    merge_dimshuffles,
+    remove_double_negation,
+    remove_identity_arithmetic,
+    spelled_out_sigmoid,
+    square_and_sqrt_powers,
+    stable_log_sigmoid,
+)
+from symrnn.rewrite.engine import apply_local_rewrites, merge
+from symrnn.rewrite.gemm import merge_sibling_dots, merge_summed_dots
+from symrnn.rewrite.loops import (
+    accumulate_after_loop,
+    prune_loop_outputs,
+    push_out_invariants,
+    push_out_sequence_work,
+    reuse_state_buffers,
+)
+from symrnn.scan.op import Scan
+
+
+def ops(outputs):
+    return [str(n.op) for n in toposort(outputs)]
+
+
+def names(outputs):
+    return [getattr(n.op, "name", type(n.op).__name__) for n in toposort(outputs)]
+
+
+def same_numbers(inputs, before, after, values, rtol=1e-12):
+    """The rewritten graph computes what the original computes (both run by the reference interpreter)."""
+    want = symrnn.function(inputs, before, mode="reference", on_unused_input="ignore")(*values)
+    got = symrnn.function(inputs, after, mode="reference", on_unused_input="ignore")(*values)
+    for a, b in zip(want, got):
+        np.testing.assert_allclose(b, a, rtol=rtol, atol=1e-12)
+
+
+def loops(outputs):
+    return [n for n in toposort(outputs) if isinstance(n.op, Scan)]
+
+
+def inner_ops(scan_node):
+    return [getattr(n.op, "name", type(n.op).__name__) for n in scan_node.op.inner_nodes]
+
+
+X = np.random.default_rng(0).normal(size=(3, 4))
+
+
+# --------------------------------------------------------------------------- merge, folding, dead code
+
+def test_merge_shares_equal_subexpressions_and_constants():
+    x = T.matrix("x")
+    before = [T.exp(x) * 2.0 + T.exp(x) * 2.0]
+    after = merge(before)
+    assert names(before).count("exp") == 2 and names(after).count("exp") == 1
+    assert names(after).count("mul") == 1
+    same_numbers([x], before, after, [X])
+
+
+def test_fold_constants_and_dead_code():
+    x = T.matrix("x")
+    before = [x + (T.constant(2.0) * 3.0 + T.constant(1.0))]
+    after = apply_local_rewrites(before, [fold_constants])
+    assert names(before) == ["mul", "add", "add"] and names(after) == ["add"]
+    folded = [v for v in after[0].owner.inputs if isinstance(v, Constant)]
+    assert folded and float(folded[0].data) == 7.0
+    same_numbers([x], before, after, [X])
+    unused = T.exp(x)  # built but not an output: it never reaches the compiled code
+    f = symrnn.function([x], x * 2)
+    assert "exp" not in f.source and unused is not None
+
+
+def test_fold_keeps_large_results_and_random_draws_out():
+    big = [T.zeros((200, 100))]
+    assert names(apply_local_rewrites(big, [fold_constants])) == ["Alloc"]
+    from symrnn.tensor.shared_randomstreams import RandomStreams
+
+    stream = RandomStreams(0)
+    draw = [stream.uniform((2,))]
+    assert apply_local_rewrites(draw, [fold_constants])[0] is draw[0]
+
+
+# --------------------------------------------------------------------------- canonical forms
+
+@pytest.mark.parametrize("build, rewrite, gone", [
+    (lambda x: x * 1.0, remove_identity_arithmetic, "mul"),
+    (lambda x: 0.0 + x, remove_identity_arithmetic, "add"),
+    (lambda x: x / 1.0, remove_identity_arithmetic, "true_div"),
+    (lambda x: T.neg(T.neg(x)), remove_double_negation, "neg"),
+    (lambda x: x ** 2, square_and_sqrt_powers, "pow"),
+    (lambda x: abs(x) ** 0.5, square_and_sqrt_powers, "pow"),
+])
+def test_canonical_rewrites(build, rewrite, gone):
+    x = T.matrix("x")
+    before = [build(x)]
+    after = apply_local_rewrites(before, [rewrite])
+    assert gone in names(before) and gone not in names(after)
+    same_numbers([x], before, after, [X])
+
+
+def test_identity_arithmetic_keeps_broadcasting_multiplications():
+    v = T.vector("v")
+    before = [v * T.ones((3, 1))]  # multiplying by ones broadcasts: not an identity
+    assert apply_local_rewrites(before, [remove_identity_arithmetic])[0] is before[0]
+
+
+def test_merge_dimshuffles():
+    x = T.tensor3("x")
+    before = [x.dimshuffle(2, 0, 1).dimshuffle(1, 2, 0), x.dimshuffle(1, 0, 2).dimshuffle("x", 2, 1, 0)]
+    after = apply_local_rewrites(before, [merge_dimshuffles])
+    assert after[0] is x
+    assert sum(isinstance(n.op, DimShuffle) for n in toposort(after)) == 1
+    same_numbers([x], before, after, [np.arange(24.0).reshape(2, 3, 4)])
+
+
+def test_filled_operands_become_broadcast_constants():
+    x = T.matrix("x")
+    filled = T.alloc(2.0, x.shape[0], x.shape[1])
+    before = [filled * x]
+    after = apply_local_rewrites(before, [elemwise_of_filled])
+    assert any(isinstance(n.op, Alloc) for n in toposort(before))
+    assert not any(isinstance(n.op, Alloc) for n in toposort(after))
+    same_numbers([x], before, after, [X])
+
+
+def test_stabilizing_rewrites_make_overflowing_expressions_finite():
+    z = T.vector("z")
+    p = 1 / (1 + T.exp(-z))
+    before = [p, T.log.op(1 - p)]  # the raw op: T.log itself already builds the stable form
+    after = apply_local_rewrites(before, [spelled_out_sigmoid, stable_log_sigmoid])
+    assert "sigmoid" in names(after)
+    values = np.array([-40.0, 0.3, 40.0])
+    with np.errstate(all="ignore"):
+        unstable = symrnn.function([z], before[1], mode="FAST_COMPILE")(values)
+    stable = symrnn.function([z], after[1], mode="FAST_COMPILE")(values)
+    assert np.isinf(unstable[-1]) and np.isfinite(stable).all()
+    np.testing.assert_allclose(stable, -np.logaddexp(0, values), rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- loops
+
+def rnn_graph(steps_W=True):
+    rng = np.random.default_rng(1)
+    W = symrnn.shared(rng.normal(size=(3, 4)) * 0.5, name="W", shape=(3, 4))
+    U = symrnn.shared(rng.normal(size=(4, 4)) * 0.5, name="U", shape=(4, 4))
+    x, h0 = T.tensor3("x"), T.matrix("h0")
+    hs, _ = symrnn.scan(lambda x_t, h: T.tanh(T.dot(x_t, W) + T.dot(h, U.T)), sequences=x, outputs_info=h0)
+    cost = (hs ** 2).sum()
+    return [x, h0], [cost, *symrnn.grad(cost, [W, U])]
+
+
+RNN_VALUES = [np.random.default_rng(2).normal(size=(5, 2, 3)), np.random.default_rng(3).normal(size=(2, 4))]
+
+
+def backward_loop(outputs):
+    return [n for n in loops(outputs) if n.op.info.name.startswith("grad_of")][0]
+
+
+def test_push_out_invariants_hoists_the_transpose():
+    def invariant_transposes(scan_node):
+        op = scan_node.op
+        nonseqs = {id(v) for v in op.inner_inputs[op.inner_slices()["nonseqs"]]}
+        return [n for n in op.inner_nodes if isinstance(n.op, DimShuffle) and id(n.inputs[0]) in nonseqs]
+
+    inputs, outputs = rnn_graph()  # the backward loop computes Uᵀ from its non-sequence U at every step
+    assert invariant_transposes(backward_loop(outputs))
+    after = apply_local_rewrites(outputs, [push_out_invariants])
+    assert not invariant_transposes(backward_loop(after))
+    same_numbers(inputs, outputs, after, RNN_VALUES)
+
+
+def test_push_out_sequence_work_batches_the_input_projection():
+    inputs, outputs = rnn_graph()
+    forward = loops(outputs)[0]
+    assert inner_ops(forward).count("dot") == 2
+    after = apply_local_rewrites(outputs, [push_out_sequence_work])
+    assert inner_ops(loops(after)[0]).count("dot") == 1  # only h·U stays in the loop
+    outer_dots = [n for n in toposort(after) if isinstance(n.op, Dot) and n.inputs[0].ndim == 3]
+    assert outer_dots  # x·W over all steps at once
+    same_numbers(inputs, outputs, after, RNN_VALUES)
+
+
+def test_accumulate_after_loop_moves_weight_gradients_out():
+    inputs, outputs = rnn_graph()
+    merged = prune_loop_outputs(merge(outputs))
+    backward = backward_loop(merged)
+    assert inner_ops(backward).count("dot") == 3  # d·U for the state, and the running sums of xᵀd and hᵀd
+    after = apply_local_rewrites(merged, [accumulate_after_loop])
+    new_backward = backward_loop(after)
+    assert inner_ops(new_backward).count("dot") == 1
+    assert len(new_backward.op.info.state_taps) < len(backward.op.info.state_taps)
+    same_numbers(inputs, outputs, after, RNN_VALUES, rtol=1e-10)
+
+
+def test_prune_loop_outputs_drops_unrequested_gradients():
+    inputs, outputs = rnn_graph()  # the gradient of x is not requested
+    merged = merge(outputs)
+    backward = [n for n in loops(merged) if n.op.info.name.startswith("grad_of")][0]
+    after = prune_loop_outputs(merged)
+    new_backward = [n for n in loops(after) if n.op.info.name.startswith("grad_of")][0]
+    assert new_backward.op.info.n_nitsot < backward.op.info.n_nitsot
+    same_numbers(inputs, outputs, after, RNN_VALUES)
+
+
+def test_reuse_state_buffers_stores_an_output_once():
+    cell = nn.GRUCell(3, 4, seed=0)
+    x = T.tensor3("x")
+    out, h = nn.rnn(cell, x)  # the per-step output is the state itself
+    before = [out, h]
+    assert loops(before)[0].op.info.n_nitsot == 1
+    after = apply_local_rewrites(before, [reuse_state_buffers])
+    assert loops(after)[0].op.info.n_nitsot == 0
+    same_numbers([x], before, after, [RNN_VALUES[0]])
+
+
+def test_merge_sibling_dots_is_the_gate_gemm_merge():
+    cell = nn.LSTMCell(3, 4, seed=0)
+    x_t, h, c = T.matrix("x_t"), T.matrix("h"), T.matrix("c")
+    out, _ = cell.step(x_t, (c, h))
+    before = [out]
+    assert names(before).count("dot") == 8
+    after = merge_sibling_dots(before)
+    assert names(after).count("dot") == 2  # x·[W_i W_f W_o W_c] and h·[U_i U_f U_o U_c]
+    assert names(after).count("concatenate") == 2 or "Join" in names(after)
+    rng = np.random.default_rng(4)
+    same_numbers([x_t, h, c], before, after, [rng.normal(size=(2, 3)), rng.normal(size=(2, 4)),
+                                              rng.normal(size=(2, 4))])
+
+
+def test_merge_summed_dots():
+    a, b, A, B = T.matrix("a"), T.matrix("b"), T.matrix("A"), T.matrix("B")
+    before = [T.dot(a, A) + T.dot(b, B)]
+    after = merge_summed_dots(before)
+    assert names(before).count("dot") == 2 and names(after).count("dot") == 1
+    rng = np.random.default_rng(5)
+    same_numbers([a, b, A, B], before, after, [rng.normal(size=(2, 3)), rng.normal(size=(2, 5)),
+                                               rng.normal(size=(3, 4)), rng.normal(size=(5, 4))])
+
+
+def test_lstm_training_function_structure_after_fast_run():
+    cell = nn.LSTMCell(3, 4, seed=0)
+    x = T.tensor3("x")
+    out, _ = nn.rnn(cell, x)
+    cost = (out ** 2).mean()
+    outputs = [cost, *symrnn.grad(cost, list(cell.params.values()))]
+    after = optimize(outputs)
+    forward, backward = sorted(loops(after), key=lambda n: n.op.info.name.startswith("grad_of"))
+    assert inner_ops(forward).count("dot") == 1  # one fused 4-gate product per step
+    assert inner_ops(backward).count("dot") == 1  # dA·Uᵀ per step; weight gradients after the loop
+    f_fast = symrnn.function([x], outputs)
+    f_ref = symrnn.function([x], outputs, mode="reference")
+    value = np.random.default_rng(6).normal(size=(5, 2, 3))
+    for a, b in zip(f_fast(value), f_ref(value)):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_fast_compile_runs_no_rewrites():
+    x = T.matrix("x")
+    f = symrnn.function([x], T.neg(T.neg(x)) * 1.0, mode="FAST_COMPILE")
+    assert "neg" in f.source and "mul" in f.source
+    g = symrnn.function([x], T.neg(T.neg(x)) * 1.0)
+    assert "neg" not in g.source.split("\n", 1)[1]
+
+
+# --------------------------------------------------------------------------- random graphs with loops
+
+STEP_OPS = {
+    "tanh_dot": lambda x_t, h, W, U: T.tanh(T.dot(x_t, W) + T.dot(h, U)),
+    "gated": lambda x_t, h, W, U: T.nnet.sigmoid(T.dot(x_t, W)) * h + T.tanh(T.dot(h, U)),
+    "leaky": lambda x_t, h, W, U: 0.5 * h + 0.5 * T.tanh(T.dot(x_t, W) - T.dot(h, U.T)),
+    "two_gates": lambda x_t, h, W, U: T.nnet.sigmoid(T.dot(h, U)) * T.tanh(T.dot(x_t, W) + T.dot(h, U * 0.5)),
+}
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(STEP_OPS)), st.integers(1, 6), st.booleans(), st.integers(0, 2**31 - 1),
+       st.sampled_from(["all", "last", "W"]))
+def test_fast_run_agrees_with_reference_on_random_loops(step_name, steps, backwards, seed, target):
+    rng = np.random.default_rng(seed)
+    W = symrnn.shared(rng.normal(size=(3, 4)) * 0.5, name="W")
+    U = symrnn.shared(rng.normal(size=(4, 4)) * 0.5, name="U")
+    x, h0 = T.tensor3("x"), T.matrix("h0")
+    step = STEP_OPS[step_name]
+    hs, _ = symrnn.scan(lambda x_t, h: step(x_t, h, W, U), sequences=x, outputs_info=h0, go_backwards=backwards)
+    cost = {"all": (hs ** 2).mean(), "last": hs[-1].sum(), "W": (hs * 2).sum()}[target]
+    outputs = [hs, cost, *symrnn.grad(cost, [W, U, x, h0])]
+    values = [rng.normal(size=(steps, 2, 3)), rng.normal(size=(2, 4))]
+    fast = symrnn.function([x, h0], outputs)(*values)
+    ref = symrnn.function([x, h0], outputs, mode="reference")(*values)
+    for a, b in zip(fast, ref):
+        assert a.shape == b.shape and a.dtype == b.dtype
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
