@@ -335,13 +335,16 @@ cos = _elemwise("cos", 1, np.cos, "xp.cos({0})", lambda x, z, g: [neg(mul(g, sin
 tanh = _elemwise("tanh", 1, np.tanh, "xp.tanh({0})", lambda x, z, g: [mul(g, sub(1, mul(z, z)))],
                  "Hyperbolic tangent.")
 sigmoid = _elemwise(
-    "sigmoid", 1, _sigmoid, "(lambda e: xp.where({0} >= 0, 1.0, e) / (1.0 + e))(xp.exp(-xp.abs({0})))", lambda x, z, g: [mul(g, mul(z, sub(1, z)))],
+    # e = exp(-|x|): sigmoid is 1/(1+e) for x >= 0 and e/(1+e) below, accurate in both tails, no logaddexp
+    "sigmoid", 1, _sigmoid, "(lambda e: xp.where({0} >= 0, 1.0, e) / (1.0 + e))(xp.exp(-xp.abs({0})))",
+    lambda x, z, g: [mul(g, mul(z, sub(1, z)))],
     "The logistic function ``1 / (1 + exp(-x))``, stable for large ``|x|``.", input_kinds="f")
 hard_sigmoid = _elemwise(
     "hard_sigmoid", 1, _hard_sigmoid, "xp.clip({0} * 0.2 + 0.5, 0, 1)",
     lambda x, z, g: [mul(g, mul(and_(gt(z, 0), lt(z, 1)), 0.2))],
     "Piecewise-linear sigmoid ``clip(0.2 x + 0.5, 0, 1)``, as in Theano.", input_kinds="f")
-softplus = _elemwise("softplus", 1, _softplus, "xp.maximum({0}, 0) + xp.log1p(xp.exp(-xp.abs({0})))", lambda x, z, g: [mul(g, sigmoid(x))],
+softplus = _elemwise("softplus", 1, _softplus, "xp.maximum({0}, 0) + xp.log1p(xp.exp(-xp.abs({0})))",
+                     lambda x, z, g: [mul(g, sigmoid(x))],
                      "``log(1 + exp(x))``, stable for large ``x``.", input_kinds="f")
 _relu_op = _elemwise("relu", 1, _relu, "xp.maximum({0}, 0)", lambda x, z, g: [mul(g, gt(x, 0))],
                      "Rectified linear unit ``max(x, 0)``.")
