@@ -122,6 +122,26 @@ class Generated:
     profile: Any = None  # a symrnn.compile.profile.Profile when generated with profile=True
 
 
+def _with_frees(ctx: CodegenContext, nodes: list[Apply], outputs: list[Variable]) -> list[tuple[str, Apply | None]]:
+    """Emit ``nodes``, deleting each temporary after its last use, so that memory is returned as soon as
+    possible rather than when the function returns (the peak is then what is live, not all that was made)."""
+    last_use: dict[int, int] = {}
+    for index, node in enumerate(nodes):
+        for var in node.inputs:
+            last_use[id(var)] = index
+    keep = {id(v) for v in outputs}
+    lines: list[tuple[str, Apply | None]] = []
+    made: dict[int, list[Variable]] = {}
+    for index, node in enumerate(nodes):
+        lines += ctx.emit_nodes([node])
+        for var in node.outputs:
+            made.setdefault(last_use.get(id(var), index), []).append(var)
+        dead = [ctx.names[id(v)] for v in made.pop(index, []) if id(v) not in keep and id(v) in ctx.names]
+        if dead:
+            lines.append((f"del {', '.join(dead)}", None))
+    return lines
+
+
 def generate(inputs: list[Variable], shared: list[SharedVariable], nodes: list[Apply],
              outputs: list[Variable], copy_outputs: list[bool], xp: Any = np,
              fn_name: str = "compiled", profile: bool = False) -> Generated:
@@ -140,7 +160,7 @@ def generate(inputs: list[Variable], shared: list[SharedVariable], nodes: list[A
         ctx.names[id(var)] = f"sh{i}"
         header.append(f"    # sh{i}: shared {safe_comment(var.name or '(unnamed)', 30)} {var.type!r}")
 
-    body = ctx.emit_nodes(nodes)
+    body = _with_frees(ctx, nodes, outputs)
     line_to_node: dict[int, Apply] = {}
     first_line = 2 + len(header)  # "def ...:" is line 1
     for offset, (_, node) in enumerate(body):
