@@ -198,6 +198,10 @@ def _batched(inner_node: Apply, full: dict[int, Variable], invariant_outer: dict
     return None
 
 
+# Only products are worth batching: batched elementwise work (measured) costs more memory than it saves time.
+_BATCHED_OPS = (Dot,)
+
+
 def push_out_sequence_work(node: Apply) -> Sequence[Variable] | None:
     """Per-step work that reads only sequences (and invariants) becomes one batched op over all steps.
 
@@ -221,7 +225,7 @@ def push_out_sequence_work(node: Apply) -> Sequence[Variable] | None:
             continue
         if not any(id(v) in full for v in inner_node.inputs):
             continue
-        if not isinstance(inner_node.op, (Dot, Elemwise, Reduce)):
+        if not isinstance(inner_node.op, _BATCHED_OPS):
             continue  # (a transpose is a free view: moving it would gain nothing and hide patterns)
         if length is None:
             length = loop.length()
