@@ -334,14 +334,17 @@ def accumulate_after_loop(node: Apply) -> Sequence[Variable] | None:
     outer_of_seq = {id(ph): outer for outer, ph in loop.seqs}
     length = loop.length()
     traces: list[list[Any]] = []  # per plan, per value: a nit-sot slot, or the outer sequence itself
+    saved: dict[int, int] = {id(value): k for k, (value, _) in enumerate(loop.nitsots)}
     for _, _, values in plans:
         slots: list[Any] = []
         for value in values:
             if id(value) in outer_of_seq:
                 slots.append(outer_of_seq[id(value)][:length])  # already stored: no copy per step
             else:
-                slots.append(len(loop.nitsots))
-                loop.nitsots.append((value, "saved value"))
+                if id(value) not in saved:  # one per-step copy, however many sums read it
+                    saved[id(value)] = len(loop.nitsots)
+                    loop.nitsots.append((value, "saved value"))
+                slots.append(saved[id(value)])
         traces.append(slots)
     removed = {j for j, _, _ in plans}
     kept_states = [j for j in range(len(loop.states)) if j not in removed]

@@ -239,8 +239,15 @@ class Scan(Op):
             (f"{n} = {length}({inputs[0]}, ({', '.join(seqs)}{',' if seqs else ''}), {name_const}, "
              f"{info.n_steps_given})", node),
         ]
+        # A state of which only the last value is kept, read one step back, is carried in a local name:
+        # no copy into a buffer at every step.
+        carried = {j: ctx.fresh("carry") for j in range(info.n_states)
+                   if info.is_last_only(j) and info.n_init(j) == 1}
         for j, init in enumerate(inits):
             buf = outputs[j]
+            if j in carried:
+                lines.append((f"{carried[j]} = {init}[0]", node))
+                continue
             rows = f"{info.n_init(j)}," if info.is_last_only(j) else f"{info.n_init(j)} + {n},"
             lines += [(f"{buf} = xp.empty(({rows}) + {init}.shape[1:], dtype={node.outputs[j].dtype!r})", node),
                       (f"{buf}[:{info.n_init(j)}] = {init}", node)]
@@ -259,15 +266,20 @@ class Scan(Op):
             for tap in state_taps:
                 ph = next(taps)
                 ctx.names[id(ph)] = ctx.fresh("h")
-                body.append((f"{ctx.names[id(ph)]} = {outputs[j]}[{info.read_row(j, t, tap)}]", node))
+                source = carried[j] if j in carried else f"{outputs[j]}[{info.read_row(j, t, tap)}]"
+                body.append((f"{ctx.names[id(ph)]} = {source}", node))
         for outer_name, ph in zip(nonseqs, self.inner_inputs[inner["nonseqs"]]):
             ctx.names[id(ph)] = outer_name
         body += ctx.emit_nodes(self.inner_nodes)
         for j in range(info.n_states):
             value, buf = ctx.name_of(self.inner_outputs[j]), outputs[j]
-            body += [(f"if xp.shape({value}) != {buf}.shape[1:]:", node),
-                     (f"    {check}({name_const}, {ctx.bind(info.label(j), 'what')}, {buf}, {value})", node),
-                     (f"{buf}[{info.write_row(j, t)}] = {value}", node)]
+            shape_of = f"{inits[j]}" if j in carried else buf
+            body += [(f"if xp.shape({value}) != {shape_of}.shape[1:]:", node),
+                     (f"    {check}({name_const}, {ctx.bind(info.label(j), 'what')}, {shape_of}, {value})", node)]
+            if j in carried:
+                body.append((f"{carried[j]} = {value}", node))
+            else:
+                body.append((f"{buf}[{info.write_row(j, t)}] = {value}", node))
         for k in range(info.n_nitsot):
             trace, value = outputs[info.n_states + k], ctx.name_of(self.inner_outputs[info.n_states + k])
             what = ctx.bind(info.label(info.n_states + k), "what")
@@ -288,6 +300,8 @@ class Scan(Op):
             lines.append((f"if {trace} is None:  # zero steps", node))
             lines.append((f"    {trace} = xp.empty((0,) + {shape!r}, dtype={node.outputs[info.n_states + k].dtype!r})",
                           node))
+        for j, name in carried.items():  # a copy: the last value may be a view of something else
+            lines.append((f"{outputs[j]} = xp.array({name}, dtype={node.outputs[j].dtype!r})[None]", node))
         steps_done = done if info.has_until else n
         for j in range(info.n_states):
             if info.is_last_only(j) and info.n_init(j) > 1:  # the ring, oldest value first
