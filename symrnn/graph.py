@@ -33,7 +33,9 @@ def user_line() -> str:
     outermost = None
     while frame is not None:
         filename = frame.f_code.co_filename
-        inside = os.path.abspath(filename).startswith(_PACKAGE_DIR)
+        inside = _inside_symrnn.get(filename)
+        if inside is None:  # abspath is slow, and graphs have many nodes: remember the answer per file
+            inside = _inside_symrnn[filename] = os.path.abspath(filename).startswith(_PACKAGE_DIR)
         if not inside and not filename.startswith("<frozen"):
             if outermost is not None and _is_launcher(filename):
                 break  # symrnn's own command built this graph: name the symrnn line, not the launcher
@@ -43,6 +45,9 @@ def user_line() -> str:
         frame = frame.f_back
     # Graphs built by symrnn itself (the demo, the viz command): the outermost symrnn frame is the most telling.
     return f"{outermost.f_code.co_filename}:{outermost.f_lineno}" if outermost is not None else "<unknown>"
+
+
+_inside_symrnn: dict[str, bool] = {}
 
 
 def _is_launcher(filename: str) -> bool:
@@ -78,6 +83,8 @@ def op_error(op: Any, inputs: Sequence[Variable], message: str, kind: type = Gra
 
 
 def _normalize_dtype(dtype: Any) -> str:
+    if isinstance(dtype, str) and dtype in SUPPORTED_DTYPES:
+        return dtype  # the common case, without asking NumPy
     try:
         name = np.dtype(dtype).name
     except TypeError as exc:

@@ -382,58 +382,73 @@ def _reached(roots: list[Variable], stop: list[Variable]) -> set[int]:
     return ids
 
 
+def _pruned(node: Apply, used: list[bool]) -> list[Variable] | None:
+    """``node`` rebuilt without what is unused (``used`` flags its outputs), or None if nothing can go."""
+    loop = Loop.of(node)
+    n_states = len(loop.states)
+    keep_states = {j for j in range(n_states) if used[j]}
+    keep_nitsots = {k for k in range(len(loop.nitsots)) if used[n_states + k]}
+    if not keep_states and not keep_nitsots:
+        return None
+    while True:  # a kept output needs every state it reads, transitively
+        roots = [loop.states[j].new_value for j in keep_states] + [loop.nitsots[k][0] for k in keep_nitsots]
+        reached = _reached(roots, loop.placeholders())
+        more = {j for j, s in enumerate(loop.states)
+                if j not in keep_states and any(id(p) in reached for p in s.placeholders)}
+        if not more:
+            break
+        keep_states |= more
+    seq_kept = [pair for pair in loop.seqs if id(pair[1]) in reached]
+    nonseq_kept = [pair for pair in loop.nonseqs if id(pair[1]) in reached]
+    if (len(keep_states), len(keep_nitsots), len(seq_kept), len(nonseq_kept)) == (
+            n_states, len(loop.nitsots), len(loop.seqs), len(loop.nonseqs)):
+        return None
+    if len(seq_kept) != len(loop.seqs) and not loop.info.n_steps_given:
+        # the loop's length came from the sequences: fix it before dropping any
+        loop.n_steps = loop.length()
+        loop.info = dc_replace(loop.info, n_steps_given=True)
+    states, nitsots = sorted(keep_states), sorted(keep_nitsots)
+    loop.states = [loop.states[j] for j in states]
+    loop.nitsots = [loop.nitsots[k] for k in nitsots]
+    loop.seqs, loop.nonseqs = seq_kept, nonseq_kept
+    if not loop.seqs and not loop.info.n_steps_given:
+        return None
+    new = loop.build()
+    replacement = list(node.outputs)  # unused outputs keep their (now unread) old variables
+    for position, j in enumerate(states):
+        replacement[j] = new.outputs[position]
+    for position, k in enumerate(nitsots):
+        replacement[n_states + k] = new.outputs[len(states) + position]
+    return replacement
+
+
 def prune_loop_outputs(outputs: Sequence[Variable]) -> list[Variable]:
     """Drop what nobody reads from each scan: unused per-step outputs, states that no kept output
     depends on, and the sequences and non-sequences left unread.
 
     The gradient of a scan computes every gradient it can (say, of the input
     sequence) in one backward loop; this pass removes the ones not asked for.
+    Each round rebuilds the graph once, bottom-up, so that a pruned loop's
+    consumers see it; a further round catches what pruning a consumer frees.
     """
     outputs = list(outputs)
-    for _ in range(64):  # one scan per round: a rebuilt scan must be seen by its consumers before they change
+    for _ in range(16):
         nodes = toposort(outputs)
         used = {id(v) for v in outputs} | {id(v) for node in nodes for v in node.inputs}
-        replace: dict[Variable, Variable] = {}
+        memo: dict[int, Variable] = {}
+        changed = False
         for node in nodes:
-            if not _is_scan(node):
-                continue
-            loop = Loop.of(node)
-            n_states = len(loop.states)
-            keep_states = {j for j in range(n_states) if id(node.outputs[j]) in used}
-            keep_nitsots = {k for k in range(len(loop.nitsots)) if id(node.outputs[n_states + k]) in used}
-            if not keep_states and not keep_nitsots:
-                continue
-            while True:  # a kept output needs every state it reads, transitively
-                roots = [loop.states[j].new_value for j in keep_states] + [loop.nitsots[k][0] for k in keep_nitsots]
-                reached = _reached(roots, loop.placeholders())
-                more = {j for j, s in enumerate(loop.states)
-                        if j not in keep_states and any(id(p) in reached for p in s.placeholders)}
-                if not more:
-                    break
-                keep_states |= more
-            seq_kept = [pair for pair in loop.seqs if id(pair[1]) in reached]
-            nonseq_kept = [pair for pair in loop.nonseqs if id(pair[1]) in reached]
-            if (len(keep_states), len(keep_nitsots), len(seq_kept), len(nonseq_kept)) == (
-                    n_states, len(loop.nitsots), len(loop.seqs), len(loop.nonseqs)):
-                continue
-            if len(seq_kept) != len(loop.seqs) and not loop.info.n_steps_given:
-                # the loop's length came from the sequences: fix it before dropping any
-                loop.n_steps = loop.length()
-                loop.info = dc_replace(loop.info, n_steps_given=True)
-            states = sorted(keep_states)
-            nitsots = sorted(keep_nitsots)
-            loop.states = [loop.states[j] for j in states]
-            loop.nitsots = [loop.nitsots[k] for k in nitsots]
-            loop.seqs, loop.nonseqs = seq_kept, nonseq_kept
-            if not loop.seqs and not loop.info.n_steps_given:
-                continue
-            new = loop.build()
-            for position, j in enumerate(states):
-                replace[node.outputs[j]] = new.outputs[position]
-            for position, k in enumerate(nitsots):
-                replace[node.outputs[n_states + k]] = new.outputs[len(states) + position]
+            inputs = [memo.get(id(v), v) for v in node.inputs]
+            same = all(a is b for a, b in zip(inputs, node.inputs))
+            current = node if same else node.clone_with_new_inputs(inputs)
+            replacement = _pruned(current, [id(v) in used for v in node.outputs]) if _is_scan(current) else None
+            if replacement is not None:
+                changed = True
+            new_outputs = replacement if replacement is not None else current.outputs
+            for old, new in zip(node.outputs, new_outputs):
+                if new is not old:
+                    memo[id(old)] = new
+        outputs = [memo.get(id(v), v) for v in outputs]
+        if not changed:
             break
-        if not replace:
-            return outputs
-        outputs = clone_replace(outputs, replace)
     return outputs
