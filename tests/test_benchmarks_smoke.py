@@ -1,0 +1,54 @@
+"""benchmarks/lstm.py runs end to end in its quick mode and writes the JSON it promises.
+
+Nothing here looks at a time: performance is measured by the benchmark, never asserted by a test.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+IMPLS = ("symrnn_fast_run", "symrnn_fast_compile", "numpy")
+
+
+def test_lstm_benchmark_quick(tmp_path):
+    out = tmp_path / "lstm.json"
+    # One thread per library: the quick run is a smoke test, and a loaded machine must not make it crawl.
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "lstm.py"), "--quick", "--threads", "1",
+                           "--json", str(out)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "WARNING" not in proc.stderr, proc.stderr[-3000:]  # every implementation agreed with the NumPy one
+    results = json.loads(out.read_text())
+    assert set(results) >= {"meta", "configs", "per_step_overhead_us", "compile"}
+
+    [config] = results["configs"].values()
+    assert set(config["shape"]) == {"B", "T", "I", "H"} and config["dtype"] == "float32"
+    for workload in ("fwd", "train"):
+        for impl in IMPLS:
+            entry = config[workload][impl]
+            assert entry["ms"] > 0 and entry["ms_min"] > 0 and entry["x_numpy"] > 0
+    assert config["train"]["numpy"]["x_numpy"] == 1.0
+    for impl in IMPLS[:2]:
+        assert config["compile"][impl]["function_s"] > 0
+        assert config["compile"][impl]["nodes"] > 0
+        assert config["peak_memory"][f"{impl}_x_numpy"] > 0
+        assert config["agreement_with_numpy"][impl]["grad_max_rel_err"] < 2e-3
+    if importlib.util.find_spec("torch") is not None:
+        assert config["train"]["torch"]["x_torch"] == 1.0
+        assert config["fwd"]["numpy"]["x_torch"] > 0
+
+    overhead = results["per_step_overhead_us"]
+    for workload in ("fwd", "train"):
+        assert all(overhead[workload][impl] > 0 for impl in IMPLS)
+
+    for mode in ("fast_run", "fast_compile"):
+        compile_times = results["compile"][mode]
+        assert compile_times["lstm1_adam"]["function_s"] > 0 and compile_times["lstm4_adam"]["function_s"] > 0
+        assert [row["layers"] for row in compile_times["scaling"]] == [1, 2]
+        assert compile_times["scaling"][1]["nodes_before_rewrites"] > compile_times["scaling"][0][
+            "nodes_before_rewrites"]
+    assert "load average" in proc.stdout and "per-step overhead" in proc.stdout
