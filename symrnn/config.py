@@ -11,6 +11,7 @@ import os
 _ALLOWED = {
     "floatX": ("float64", "float32"),
     "mode": ("FAST_RUN", "FAST_COMPILE", "reference"),
+    "device": ("cpu", "cuda"),  # where function() runs by default: NumPy, or CuPy on an NVIDIA GPU (docs/gpu.md)
 }
 
 
@@ -27,6 +28,7 @@ class Config:
     def __init__(self) -> None:
         object.__setattr__(self, "floatX", "float64")
         object.__setattr__(self, "mode", "FAST_RUN")
+        object.__setattr__(self, "device", "cpu")
 
     def __setattr__(self, key: str, value: str) -> None:
         if key not in _ALLOWED:

@@ -60,6 +60,7 @@ class CodegenContext:
     names: dict[int, str] = field(default_factory=dict)
     profile: list[tuple[Apply, int]] | None = None  # when profiling: each timed node and its loop depth
     depth: int = 0  # how many loops enclose the nodes being emitted
+    backend: Any = None  # [backend hook] a symrnn.compile.backends.Backend: binds constants, may emit nodes
     _bound: dict[int, str] = field(default_factory=dict)
     _temps: Any = field(default_factory=itertools.count)
 
@@ -81,7 +82,8 @@ class CodegenContext:
         if id(var) not in self.names:
             if not isinstance(var, Constant):
                 raise ValueError(f"the graph needs {var!r} ({var.type}), which is not among the function's inputs")
-            self.names[id(var)] = self.bind(var.data, "c")
+            data = var.data if self.backend is None else self.backend.constant(var.data)  # [backend hook]
+            self.names[id(var)] = self.bind(data, "c")
         return self.names[id(var)]
 
     def emit_nodes(self, nodes: list[Apply]) -> list[tuple[str, Apply | None]]:
@@ -102,7 +104,8 @@ class CodegenContext:
                 self.profile.append((node, self.depth))
                 lines.append((f"_pt{index} = _clock()", node))
             self.depth += 1 if hasattr(node.op, "inner_nodes") else 0
-            code = node.op.emit(node, in_names, out_names, self)
+            emit = node.op.emit if self.backend is None else self.backend.emit  # [backend hook]
+            code = emit(node, in_names, out_names, self)
             self.depth -= 1 if hasattr(node.op, "inner_nodes") else 0
             if isinstance(code, str):
                 lines.extend((code_line, node) for code_line in code.splitlines())
@@ -144,14 +147,16 @@ def _with_frees(ctx: CodegenContext, nodes: list[Apply], outputs: list[Variable]
 
 def generate(inputs: list[Variable], shared: list[SharedVariable], nodes: list[Apply],
              outputs: list[Variable], copy_outputs: list[bool], xp: Any = np,
-             fn_name: str = "compiled", profile: bool = False) -> Generated:
+             fn_name: str = "compiled", profile: bool = False, backend: Any = None) -> Generated:
     """Emit and ``exec`` the Python source of a function computing ``outputs``.
 
     The function takes the inputs' values then the shared variables' values,
     and returns the list of output values.  With ``profile``, every node is
     timed (``time.perf_counter``) and counted into a :class:`Profile`.
     """
-    ctx = CodegenContext(namespace={"xp": xp, "np": np}, profile=[] if profile else None)
+    if backend is not None:  # [backend hook] the backend's array module; it binds constants and may emit nodes
+        xp = backend.xp
+    ctx = CodegenContext(namespace={"xp": xp, "np": np}, profile=[] if profile else None, backend=backend)
     header: list[str] = []
     for i, var in enumerate(inputs):
         ctx.names[id(var)] = f"in{i}"

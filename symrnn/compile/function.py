@@ -110,13 +110,18 @@ class Function:
 
     def __init__(self, inputs: list[Variable], outputs: list[Variable], single: bool | None,
                  updates: list[tuple[SharedVariable, Variable]], mode: str, name: str | None,
-                 allow_input_downcast: bool | None, profile: bool = False) -> None:
+                 allow_input_downcast: bool | None, profile: bool = False, backend: Any = None,
+                 return_numpy: bool = False) -> None:
         self.inputs = inputs
         self.outputs = outputs
         self.updates = updates
         self.mode = mode
         self.name = name
         self.allow_input_downcast = allow_input_downcast
+        from symrnn.compile.backends import NUMPY  # [backend hook] where the compiled code runs (docs/gpu.md)
+
+        self.backend = backend if backend is not None else NUMPY
+        self.return_numpy = return_numpy
         self._single = single
         all_outputs = outputs + [value for _, value in updates]
         given = {id(v) for v in inputs}
@@ -152,7 +157,7 @@ class Function:
             self._generated = codegen.generate(inputs, self._compiled_shared, self.nodes,
                                                self.compiled_outputs, copies,
                                                fn_name=codegen.safe_identifier(name or "compiled", 40),
-                                               profile=profile)
+                                               profile=profile, backend=self.backend)
             self.source = self._generated.source
         self.profile = self._generated.profile if self._generated is not None else None
 
@@ -176,7 +181,9 @@ class Function:
                 if i not in self._defaults:
                     raise TypeError(f"{self._label()}: missing {what}")
                 value = self._defaults[i]
-            if (isinstance(value, np.ndarray) and value.dtype.name == var.dtype
+            if self.backend.owns(value):  # [backend hook] a device array: checked, used as is
+                out.append(self.backend.check_input(var, value, f"{self._label()}: {what}"))
+            elif (isinstance(value, np.ndarray) and value.dtype.name == var.dtype
                     and var.type.accepts_shape(value.shape)):
                 out.append(value)
             else:
@@ -193,16 +200,17 @@ class Function:
         else:
             if self.profile is not None:
                 started = time.perf_counter()
-            results = self._run_compiled(values, [s.container[0] for s in self._compiled_shared])
+            results = self._run_compiled([self.backend.prepare_input(v) for v in values],  # [backend hook]
+                                         [self.backend.load_shared(s) for s in self._compiled_shared])
             if self.profile is not None:
                 self.profile.function_calls += 1
                 self.profile.function_seconds += time.perf_counter() - started
             if self.mode == "DebugMode":
-                self._compare_with_reference(results, self._interpret(values))
+                self._compare_with_reference(results, self._interpret([self.backend.to_host(v) for v in values]))
         n_out = len(self.outputs)
         for (shared_var, _), value in zip(self.updates, results[n_out:]):
-            shared_var.container[0] = value
-        outputs = results[:n_out]
+            self.backend.store_shared(shared_var, value)  # [backend hook] (NumPy: container[0] = value)
+        outputs = [self.backend.output(v, self.return_numpy) for v in results[:n_out]]  # [backend hook]
         if self._single:
             return outputs[0]
         return outputs
@@ -234,7 +242,7 @@ class Function:
     def _compare_with_reference(self, got: list[Any], want: list[np.ndarray]) -> None:
         all_outputs = self.outputs + [value for _, value in self.updates]
         for i, (var, a, b) in enumerate(zip(all_outputs, got, want)):
-            a = np.asarray(a)
+            a = self.backend.to_host(a)
             if a.dtype != b.dtype or a.shape != b.shape or not np.allclose(a, b, rtol=1e-5, atol=1e-8,
                                                                             equal_nan=True):
                 raise AssertionError(f"DebugMode: compiled output {i} ({describe(var)}) differs from the "
@@ -251,7 +259,7 @@ _MISSING = object()
 def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = None, givens: Any = None,
              mode: str | None = None, name: str | None = None, on_unused_input: str = "raise",
              allow_input_downcast: bool | None = None, no_default_updates: bool = False,
-             profile: bool = False) -> Function:
+             profile: bool = False, backend: str | None = None, return_numpy: bool = False) -> Function:
     """Compile ``outputs`` as a function of ``inputs`` (Theano's ``theano.function``).
 
     - ``outputs``: a variable (the call returns one array), a list (returns a
@@ -266,6 +274,10 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
       :meth:`TensorType.filter`).
     - ``profile``: time every node; ``f.profile.summary()`` prints the tables
       (see :class:`symrnn.compile.profile.Profile`).
+    - ``backend``: ``"numpy"`` or ``"cupy"`` (an NVIDIA GPU; ``pip install
+      symrnn[gpu]``); by default ``config.device`` decides (``"cpu"``/``"cuda"``).
+      On CuPy the outputs are CuPy arrays unless ``return_numpy=True``
+      (see ``docs/gpu.md``).
 
     Example::
 
@@ -342,9 +354,15 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
         raise GraphTypeError(f"the outputs depend on {', '.join(describe(v) for v in missing)}, which "
                              f"{'is' if len(missing) == 1 else 'are'} not among the inputs of function() "
                              f"(at {user_line()})")
+    from symrnn.compile.backends import get_backend
+
+    chosen = get_backend(backend)  # [backend hook] None: config.device; raises a clear error without CuPy/GPU
+    if chosen.device and mode == "reference":
+        raise ValueError(f"backend={chosen.name!r} needs compiled code; mode='reference' runs NumPy on the host")
     if profile and mode == "reference":
         raise ValueError("profile=True needs compiled code; use mode='FAST_RUN' or 'FAST_COMPILE'")
-    fn = Function(inputs, out_list, single, update_pairs, mode, name, allow_input_downcast, profile)
+    fn = Function(inputs, out_list, single, update_pairs, mode, name, allow_input_downcast, profile,
+                  backend=chosen, return_numpy=return_numpy)
     for i, value in defaults.items():
         fn._defaults[i] = inputs[i].type.filter(value, f"the default value of input {i}", allow_input_downcast)
     fn._input_names.update({alias: i for i, alias in names.items()})

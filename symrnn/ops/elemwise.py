@@ -84,13 +84,23 @@ class Elemwise(Op):
     ``code`` is a format string over the input names, e.g. ``"{0} + {1}"``; the
     array module is ``xp``.  ``out_dtype`` fixes the output dtype (comparisons
     give ``bool``); otherwise NumPy's own type resolution decides.
+
+    Two more templates serve elementwise fusion (:mod:`symrnn.ops.fused`):
+
+    - ``c_code``: the op as a CUDA C expression over ``{0}, {1}, ...``, with
+      ``{T}`` the C type it computes in (the operands arrive already cast to
+      it); helpers named ``symrnn_*`` are defined in :data:`C_PREAMBLE`;
+    - ``out_code``: NumPy statements that write the result into an existing
+      buffer ``{out}`` (``out=``), so that a fused chain reuses one buffer.  A
+      NumPy ufunc gets ``xp.<ufunc>({0}, ..., out={out})`` by default.
     """
 
     __props__ = ("name",)
 
     def __init__(self, name: str, nin: int, impl: Callable[..., Any], code: str,
                  grad_rule: GradRule | None = None, out_dtype: str | None = None,
-                 upcast: tuple[int, ...] | None = None, input_kinds: str = "biuf") -> None:
+                 upcast: tuple[int, ...] | None = None, input_kinds: str = "biuf",
+                 c_code: str | None = None, out_code: str | None = None) -> None:
         self.name = name
         self.nin = nin
         self.impl = impl
@@ -99,13 +109,22 @@ class Elemwise(Op):
         self.out_dtype = out_dtype
         self.upcast = tuple(range(nin)) if upcast is None else upcast
         self.input_kinds = input_kinds
+        self.c_code = c_code
+        if out_code is None and isinstance(impl, np.ufunc) and getattr(np, impl.__name__, None) is impl:
+            args = ", ".join(f"{{{i}}}" for i in range(nin))
+            out_code = f"xp.{impl.__name__}({args}, out={{out}})"
+        self.out_code = out_code
 
     def output_dtype(self, dtypes: Sequence[str]) -> str:
         if self.out_dtype is not None:
             return self.out_dtype
-        with np.errstate(all="ignore"):
-            probe = self.impl(*[np.ones((), dtype=d) for d in dtypes])
-        return np.asarray(probe).dtype.name
+        key = tuple(dtypes)
+        cache = self.__dict__.setdefault("_dtype_cache", {})  # probing NumPy is slow; graphs rebuild often
+        if key not in cache:
+            with np.errstate(all="ignore"):
+                probe = self.impl(*[np.ones((), dtype=d) for d in dtypes])
+            cache[key] = np.asarray(probe).dtype.name
+        return cache[key]
 
     def make_node(self, *inputs: Any) -> Apply:
         if len(inputs) != self.nin:
@@ -271,41 +290,54 @@ def _relu(x: np.ndarray) -> np.ndarray:
 
 
 # ---- arithmetic
-add = _elemwise("add", 2, np.add, "{0} + {1}", lambda x, y, z, g: [g, g], "``x + y``.")
-sub = _elemwise("sub", 2, np.subtract, "{0} - {1}", lambda x, y, z, g: [g, neg(g)], "``x - y``.")
-mul = _elemwise("mul", 2, np.multiply, "{0} * {1}", lambda x, y, z, g: [mul(g, y), mul(g, x)], "``x * y``.")
+add = _elemwise("add", 2, np.add, "{0} + {1}", lambda x, y, z, g: [g, g], "``x + y``.",
+    c_code="{0} + {1}")
+sub = _elemwise("sub", 2, np.subtract, "{0} - {1}", lambda x, y, z, g: [g, neg(g)], "``x - y``.",
+    c_code="{0} - {1}")
+mul = _elemwise("mul", 2, np.multiply, "{0} * {1}", lambda x, y, z, g: [mul(g, y), mul(g, x)], "``x * y``.",
+    c_code="{0} * {1}")
 true_div = _elemwise(
     "true_div", 2, np.true_divide, "{0} / {1}",
-    lambda x, y, z, g: [true_div(g, y), neg(true_div(mul(g, z), y))], "``x / y`` (true division).")
+    lambda x, y, z, g: [true_div(g, y), neg(true_div(mul(g, z), y))], "``x / y`` (true division).",
+    c_code="{0} / {1}")
 int_div = _elemwise(
     "int_div", 2, np.floor_divide, "{0} // {1}", lambda x, y, z, g: [_zero(x), _zero(y)],
-    "``x // y`` (floor division); its gradient is zero almost everywhere.")
+    "``x // y`` (floor division); its gradient is zero almost everywhere.",
+    c_code="symrnn_floordiv({0}, {1})")
 mod = _elemwise(
     "mod", 2, np.mod, "{0} % {1}", lambda x, y, z, g: [g, neg(mul(g, floor(true_div(x, y))))],
-    "``x % y`` with Python's sign convention.")
-neg = _elemwise("neg", 1, np.negative, "-{0}", lambda x, z, g: [neg(g)], "``-x``.")
+    "``x % y`` with Python's sign convention.",
+    c_code="symrnn_mod({0}, {1})")
+neg = _elemwise("neg", 1, np.negative, "-{0}", lambda x, z, g: [neg(g)], "``-x``.",
+    c_code="-{0}")
 pow = _elemwise(
     "pow", 2, np.power, "{0} ** {1}",
     # d/dx is 0 where y == 0 (not 0 * 0 ** -1), and d/dy is 0 where x == 0 (not 0 * log(0)), as in PyTorch
     lambda x, y, z, g: [mul(g, mul(y, pow(switch(eq(y, 0), 1, x), sub(y, 1)))),
                         mul(g, mul(z, log(switch(eq(x, 0), 1, x))))],
-    "``x ** y``.")
+    "``x ** y``.",
+    c_code="symrnn_pow({0}, {1})")
 maximum = _elemwise(
     "maximum", 2, np.maximum, "xp.maximum({0}, {1})",
     lambda x, y, z, g: [mul(g, ge(x, y)), mul(g, lt(x, y))],
-    "Elementwise maximum; at ties the gradient goes to the first input.")
+    "Elementwise maximum; at ties the gradient goes to the first input.",
+    c_code="symrnn_maximum({0}, {1})")
 minimum = _elemwise(
     "minimum", 2, np.minimum, "xp.minimum({0}, {1})",
     lambda x, y, z, g: [mul(g, le(x, y)), mul(g, gt(x, y))],
-    "Elementwise minimum; at ties the gradient goes to the first input.")
+    "Elementwise minimum; at ties the gradient goes to the first input.",
+    c_code="symrnn_minimum({0}, {1})")
 clip = _elemwise(
     "clip", 3, np.clip, "xp.clip({0}, {1}, {2})",
     lambda x, lo, hi, z, g: [mul(g, and_(ge(x, lo), le(x, hi))), mul(g, lt(x, lo)), mul(g, gt(x, hi))],
-    "``clip(x, lo, hi)``: ``x`` limited to ``[lo, hi]``.")
+    "``clip(x, lo, hi)``: ``x`` limited to ``[lo, hi]``.",
+    c_code="symrnn_minimum(symrnn_maximum({0}, {1}), {2})", out_code="xp.clip({0}, {1}, {2}, out={out})")
 
 # ---- unary math
-exp = _elemwise("exp", 1, np.exp, "xp.exp({0})", lambda x, z, g: [mul(g, z)], "``e ** x``.")
-_log = _elemwise("log", 1, np.log, "xp.log({0})", lambda x, z, g: [true_div(g, x)], "Natural logarithm.")
+exp = _elemwise("exp", 1, np.exp, "xp.exp({0})", lambda x, z, g: [mul(g, z)], "``e ** x``.",
+    c_code="exp({0})")
+_log = _elemwise("log", 1, np.log, "xp.log({0})", lambda x, z, g: [true_div(g, x)], "Natural logarithm.",
+    c_code="log({0})")
 
 
 def log(x: Any) -> Variable:
@@ -320,51 +352,140 @@ def log(x: Any) -> Variable:
 
 
 log.op = _log.op  # type: ignore[attr-defined]
-log1p = _elemwise("log1p", 1, np.log1p, "xp.log1p({0})", lambda x, z, g: [true_div(g, add(x, 1))], "``log(1 + x)``.")
-expm1 = _elemwise("expm1", 1, np.expm1, "xp.expm1({0})", lambda x, z, g: [mul(g, add(z, 1))], "``exp(x) - 1``.")
-sqrt = _elemwise("sqrt", 1, np.sqrt, "xp.sqrt({0})", lambda x, z, g: [true_div(mul(g, 0.5), z)], "Square root.")
-sqr = _elemwise("sqr", 1, np.square, "xp.square({0})", lambda x, z, g: [mul(g, mul(x, 2))], "``x * x``.")
-abs_ = _elemwise("abs", 1, np.abs, "xp.abs({0})", lambda x, z, g: [mul(g, sign(x))], "Absolute value.")
-sign = _elemwise("sign", 1, np.sign, "xp.sign({0})", lambda x, z, g: [_zero(x)], "Sign: -1, 0 or 1.")
-floor = _elemwise("floor", 1, np.floor, "xp.floor({0})", lambda x, z, g: [_zero(x)], "Round down.")
-ceil = _elemwise("ceil", 1, np.ceil, "xp.ceil({0})", lambda x, z, g: [_zero(x)], "Round up.")
+log1p = _elemwise("log1p", 1, np.log1p, "xp.log1p({0})", lambda x, z, g: [true_div(g, add(x, 1))], "``log(1 + x)``.",
+    c_code="log1p({0})")
+expm1 = _elemwise("expm1", 1, np.expm1, "xp.expm1({0})", lambda x, z, g: [mul(g, add(z, 1))], "``exp(x) - 1``.",
+    c_code="expm1({0})")
+sqrt = _elemwise("sqrt", 1, np.sqrt, "xp.sqrt({0})", lambda x, z, g: [true_div(mul(g, 0.5), z)], "Square root.",
+    c_code="sqrt({0})")
+sqr = _elemwise("sqr", 1, np.square, "xp.square({0})", lambda x, z, g: [mul(g, mul(x, 2))], "``x * x``.",
+    c_code="{0} * {0}")
+abs_ = _elemwise("abs", 1, np.abs, "xp.abs({0})", lambda x, z, g: [mul(g, sign(x))], "Absolute value.",
+    c_code="symrnn_abs({0})")
+sign = _elemwise("sign", 1, np.sign, "xp.sign({0})", lambda x, z, g: [_zero(x)], "Sign: -1, 0 or 1.",
+    c_code="symrnn_sign({0})")
+floor = _elemwise("floor", 1, np.floor, "xp.floor({0})", lambda x, z, g: [_zero(x)], "Round down.",
+    c_code="symrnn_floor({0})")
+ceil = _elemwise("ceil", 1, np.ceil, "xp.ceil({0})", lambda x, z, g: [_zero(x)], "Round up.",
+    c_code="symrnn_ceil({0})")
 round_ = _elemwise("round", 1, np.round, "xp.round({0})", lambda x, z, g: [_zero(x)],
-                   "Round half to even, as NumPy does.")
-sin = _elemwise("sin", 1, np.sin, "xp.sin({0})", lambda x, z, g: [mul(g, cos(x))], "Sine.")
-cos = _elemwise("cos", 1, np.cos, "xp.cos({0})", lambda x, z, g: [neg(mul(g, sin(x)))], "Cosine.")
+                   "Round half to even, as NumPy does.",
+    c_code="symrnn_rint({0})", out_code="xp.round({0}, out={out})")
+sin = _elemwise("sin", 1, np.sin, "xp.sin({0})", lambda x, z, g: [mul(g, cos(x))], "Sine.",
+    c_code="sin({0})")
+cos = _elemwise("cos", 1, np.cos, "xp.cos({0})", lambda x, z, g: [neg(mul(g, sin(x)))], "Cosine.",
+    c_code="cos({0})")
 tanh = _elemwise("tanh", 1, np.tanh, "xp.tanh({0})", lambda x, z, g: [mul(g, sub(1, mul(z, z)))],
-                 "Hyperbolic tangent.")
+                 "Hyperbolic tangent.",
+    c_code="tanh({0})")
 sigmoid = _elemwise(
     # e = exp(-|x|): sigmoid is 1/(1+e) for x >= 0 and e/(1+e) below, accurate in both tails, no logaddexp
     "sigmoid", 1, _sigmoid, "(lambda e: xp.where({0} >= 0, 1.0, e) / (1.0 + e))(xp.exp(-xp.abs({0})))",
     lambda x, z, g: [mul(g, mul(z, sub(1, z)))],
-    "The logistic function ``1 / (1 + exp(-x))``, stable for large ``|x|``.", input_kinds="f")
+    "The logistic function ``1 / (1 + exp(-x))``, stable for large ``|x|``.", input_kinds="f",
+    c_code="symrnn_sigmoid({0})",
+    # e = exp(-|x|): 1/(1+e) for x >= 0 and e/(1+e) below: accurate in both tails, no slow logaddexp
+    out_code="xp.copyto({out}, (lambda e: xp.where({0} >= 0, 1.0, e) / (1.0 + e))(xp.exp(-xp.abs({0}))))")
 hard_sigmoid = _elemwise(
     "hard_sigmoid", 1, _hard_sigmoid, "xp.clip({0} * 0.2 + 0.5, 0, 1)",
     lambda x, z, g: [mul(g, mul(and_(gt(z, 0), lt(z, 1)), 0.2))],
-    "Piecewise-linear sigmoid ``clip(0.2 x + 0.5, 0, 1)``, as in Theano.", input_kinds="f")
+    "Piecewise-linear sigmoid ``clip(0.2 x + 0.5, 0, 1)``, as in Theano.", input_kinds="f",
+    c_code="symrnn_minimum(symrnn_maximum({0} * (({T})0.2) + (({T})0.5), ({T})0), ({T})1)",
+    out_code="xp.multiply({0}, 0.2, out={out})\nxp.add({out}, 0.5, out={out})\nxp.clip({out}, 0, 1, out={out})")
 softplus = _elemwise("softplus", 1, _softplus, "xp.maximum({0}, 0) + xp.log1p(xp.exp(-xp.abs({0})))",
                      lambda x, z, g: [mul(g, sigmoid(x))],
-                     "``log(1 + exp(x))``, stable for large ``x``.", input_kinds="f")
+                     "``log(1 + exp(x))``, stable for large ``x``.", input_kinds="f",
+    c_code="log1p(exp(-fabs({0}))) + symrnn_maximum({0}, ({T})0)",
+    out_code="xp.copyto({out}, xp.maximum({0}, 0) + xp.log1p(xp.exp(-xp.abs({0}))))")
 _relu_op = _elemwise("relu", 1, _relu, "xp.maximum({0}, 0)", lambda x, z, g: [mul(g, gt(x, 0))],
-                     "Rectified linear unit ``max(x, 0)``.")
+                     "Rectified linear unit ``max(x, 0)``.",
+    c_code="symrnn_maximum({0}, ({T})0)", out_code="xp.maximum({0}, 0, out={out})")
 
 # ---- comparisons and logic (no gradient: their outputs are bool)
-lt = _elemwise("lt", 2, np.less, "{0} < {1}", out_dtype="bool", doc="``x < y``.")
-gt = _elemwise("gt", 2, np.greater, "{0} > {1}", out_dtype="bool", doc="``x > y``.")
-le = _elemwise("le", 2, np.less_equal, "{0} <= {1}", out_dtype="bool", doc="``x <= y``.")
-ge = _elemwise("ge", 2, np.greater_equal, "{0} >= {1}", out_dtype="bool", doc="``x >= y``.")
-eq = _elemwise("eq", 2, np.equal, "{0} == {1}", out_dtype="bool", doc="Elementwise ``x == y``.")
-neq = _elemwise("neq", 2, np.not_equal, "{0} != {1}", out_dtype="bool", doc="Elementwise ``x != y``.")
-isnan = _elemwise("isnan", 1, np.isnan, "xp.isnan({0})", out_dtype="bool", doc="Elementwise NaN test.")
-and_ = _elemwise("and", 2, np.bitwise_and, "{0} & {1}", input_kinds="biu", doc="Bitwise/logical and.")
-or_ = _elemwise("or", 2, np.bitwise_or, "{0} | {1}", input_kinds="biu", doc="Bitwise/logical or.")
-xor = _elemwise("xor", 2, np.bitwise_xor, "{0} ^ {1}", input_kinds="biu", doc="Bitwise/logical xor.")
-invert = _elemwise("invert", 1, np.invert, "~{0}", input_kinds="biu", doc="Bitwise/logical not.")
+lt = _elemwise("lt", 2, np.less, "{0} < {1}", out_dtype="bool", doc="``x < y``.",
+    c_code="{0} < {1}")
+gt = _elemwise("gt", 2, np.greater, "{0} > {1}", out_dtype="bool", doc="``x > y``.",
+    c_code="{0} > {1}")
+le = _elemwise("le", 2, np.less_equal, "{0} <= {1}", out_dtype="bool", doc="``x <= y``.",
+    c_code="{0} <= {1}")
+ge = _elemwise("ge", 2, np.greater_equal, "{0} >= {1}", out_dtype="bool", doc="``x >= y``.",
+    c_code="{0} >= {1}")
+eq = _elemwise("eq", 2, np.equal, "{0} == {1}", out_dtype="bool", doc="Elementwise ``x == y``.",
+    c_code="{0} == {1}")
+neq = _elemwise("neq", 2, np.not_equal, "{0} != {1}", out_dtype="bool", doc="Elementwise ``x != y``.",
+    c_code="{0} != {1}")
+isnan = _elemwise("isnan", 1, np.isnan, "xp.isnan({0})", out_dtype="bool", doc="Elementwise NaN test.",
+    c_code="symrnn_isnan({0})")
+and_ = _elemwise("and", 2, np.bitwise_and, "{0} & {1}", input_kinds="biu", doc="Bitwise/logical and.",
+    c_code="{0} & {1}")
+or_ = _elemwise("or", 2, np.bitwise_or, "{0} | {1}", input_kinds="biu", doc="Bitwise/logical or.",
+    c_code="{0} | {1}")
+xor = _elemwise("xor", 2, np.bitwise_xor, "{0} ^ {1}", input_kinds="biu", doc="Bitwise/logical xor.",
+    c_code="{0} ^ {1}")
+invert = _elemwise("invert", 1, np.invert, "~{0}", input_kinds="biu", doc="Bitwise/logical not.",
+    c_code="symrnn_invert({0})")
 switch = _elemwise(
     "switch", 3, np.where, "xp.where({0}, {1}, {2})",
     lambda c, a, b, z, g: [None, switch(c, g, 0), switch(c, 0, g)],
-    "``switch(cond, a, b)``: ``a`` where ``cond`` is true, else ``b``.", upcast=(1, 2))
+    "``switch(cond, a, b)``: ``a`` where ``cond`` is true, else ``b``.", upcast=(1, 2),
+    c_code="{0} ? {1} : {2}", out_code="xp.copyto({out}, {2})\nxp.copyto({out}, {1}, where={0})")
+
+
+# CUDA C helpers used by the ``c_code`` templates above, where one C operator does not match NumPy:
+# floor division and modulo follow Python's signs (and give 0 for an integer division by zero, as NumPy
+# does), maximum/minimum propagate NaN, ``~`` on bool is logical not.  Overloads pick float or integer forms.
+C_PREAMBLE = r"""
+template <typename T> __device__ __forceinline__ T symrnn_floordiv(T a, T b) {
+    if (b == 0) return T(0);
+    T q = a / b;
+    return (a % b != 0 && ((a < 0) != (b < 0))) ? T(q - 1) : q;
+}
+__device__ __forceinline__ float symrnn_floordiv(float a, float b) { return floorf(a / b); }
+__device__ __forceinline__ double symrnn_floordiv(double a, double b) { return floor(a / b); }
+template <typename T> __device__ __forceinline__ T symrnn_mod(T a, T b) {
+    if (b == 0) return T(0);
+    T r = a % b;
+    return (r != 0 && ((r < 0) != (b < 0))) ? T(r + b) : r;
+}
+__device__ __forceinline__ float symrnn_mod(float a, float b) {
+    float r = fmodf(a, b);
+    return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
+}
+__device__ __forceinline__ double symrnn_mod(double a, double b) {
+    double r = fmod(a, b);
+    return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
+}
+template <typename T> __device__ __forceinline__ T symrnn_pow(T a, T b) {
+    T result = 1;
+    if (b < 0) return T(0);  /* NumPy raises for integers to negative powers */
+    while (b) { if (b & 1) result *= a; a *= a; b >>= 1; }
+    return result;
+}
+__device__ __forceinline__ float symrnn_pow(float a, float b) { return powf(a, b); }
+__device__ __forceinline__ double symrnn_pow(double a, double b) { return pow(a, b); }
+/* floor, ceil and round leave integers as they are (NumPy 2 keeps their dtype); round is half to even */
+template <typename T> __device__ __forceinline__ T symrnn_floor(T a) { return a; }
+__device__ __forceinline__ float symrnn_floor(float a) { return floorf(a); }
+__device__ __forceinline__ double symrnn_floor(double a) { return floor(a); }
+template <typename T> __device__ __forceinline__ T symrnn_ceil(T a) { return a; }
+__device__ __forceinline__ float symrnn_ceil(float a) { return ceilf(a); }
+__device__ __forceinline__ double symrnn_ceil(double a) { return ceil(a); }
+template <typename T> __device__ __forceinline__ T symrnn_rint(T a) { return a; }
+__device__ __forceinline__ float symrnn_rint(float a) { return rintf(a); }
+__device__ __forceinline__ double symrnn_rint(double a) { return rint(a); }
+template <typename T> __device__ __forceinline__ T symrnn_maximum(T a, T b) { return (a > b || a != a) ? a : b; }
+template <typename T> __device__ __forceinline__ T symrnn_minimum(T a, T b) { return (a < b || a != a) ? a : b; }
+template <typename T> __device__ __forceinline__ T symrnn_abs(T a) { return a < 0 ? T(-a) : a; }
+template <typename T> __device__ __forceinline__ T symrnn_sign(T a) { return a > 0 ? T(1) : (a < 0 ? T(-1) : a); }
+template <typename T> __device__ __forceinline__ bool symrnn_isnan(T a) { return a != a; }
+template <typename T> __device__ __forceinline__ T symrnn_invert(T a) { return ~a; }
+__device__ __forceinline__ bool symrnn_invert(bool a) { return !a; }
+/* e = exp(-|x|): 1/(1+e) for x >= 0, e/(1+e) below; accurate in both tails */
+template <typename T> __device__ __forceinline__ T symrnn_sigmoid(T x) {
+    T e = exp(-fabs(x));
+    return (x >= 0 ? T(1) : e) / (T(1) + e);
+}
+"""
 
 
 def relu(x: Any, alpha: float = 0.0) -> Variable:
@@ -396,7 +517,9 @@ class Cast(Elemwise):
     def __init__(self, dtype: str) -> None:
         self.dtype = np.dtype(dtype).name
         super().__init__(f"cast_{self.dtype}", 1, lambda x: x.astype(self.dtype),
-                         f"{{0}}.astype({self.dtype!r})", out_dtype=self.dtype)
+                         f"{{0}}.astype({self.dtype!r})", out_dtype=self.dtype,
+                         c_code="{0}",  # the fused kernel converts every result to its node's C type
+                         out_code="xp.copyto({out}, {0}, casting='unsafe')")
 
     def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:
         (x,) = node.inputs
@@ -437,7 +560,7 @@ def check_float(op_name: str, x: Variable) -> None:
 
 
 __all__ = [
-    "Elemwise", "Cast", "broadcast_static_shapes", "sum_to", "cast",
+    "Elemwise", "Cast", "C_PREAMBLE", "broadcast_static_shapes", "sum_to", "cast",
     "add", "sub", "mul", "true_div", "true_divide", "int_div", "floor_div", "mod", "neg", "pow",
     "maximum", "minimum", "clip", "exp", "log", "log1p", "expm1", "sqrt", "sqr", "abs", "abs_", "sign",
     "floor", "ceil", "round_", "sin", "cos", "tanh", "sigmoid", "hard_sigmoid", "softplus", "relu",

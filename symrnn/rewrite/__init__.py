@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from symrnn.graph import Apply, Variable
 from symrnn.rewrite.canonical import CANONICALIZE, STABILIZE
 from symrnn.rewrite.engine import apply_local_rewrites, merge
+from symrnn.rewrite.fusion import fuse_elementwise
 from symrnn.rewrite.gemm import merge_sibling_dots, merge_summed_dots
 from symrnn.rewrite.loops import LOOP_REWRITES, prune_loop_outputs
 
@@ -30,15 +31,16 @@ def optimize_scan_body(node: Apply) -> Sequence[Variable] | None:
 
 
 def optimize(outputs: Sequence[Variable], roots: Sequence[Variable] | None = None) -> list[Variable]:
-    """The FAST_RUN pipeline: merge, one forward loop per scan, stabilize, canonicalize, merge again.
+    """The FAST_RUN pipeline: merge, one forward loop per scan, stabilize, canonicalize, loop rewrites,
+    gate-GEMM merges, merge again, and elementwise fusion.
 
     Example::
 
         >>> import symrnn.tensor as T
         >>> x = T.vector("x")
-        >>> [y] = optimize([T.log(1 / (1 + T.exp(-x))) * 1])
+        >>> [y] = optimize([T.log(1 / (1 + T.exp(-x))) * 1])  # stable, and fused into one op
         >>> str(y.owner.op)
-        'neg'
+        'fused{neg,softplus,neg}'
     """
     from symrnn.scan.rewrite import merge_augmented_scans
 
@@ -50,7 +52,10 @@ def optimize(outputs: Sequence[Variable], roots: Sequence[Variable] | None = Non
     outputs = prune_loop_outputs(outputs)
     outputs = merge_sibling_dots(outputs, roots)  # the input projections, now outside the loops
     outputs = merge_summed_dots(outputs, roots)
-    return merge(outputs)
+    outputs = merge(outputs)
+    if roots is None:  # last, and once: it fuses loop bodies itself, after the loop rewrites have seen them
+        outputs = fuse_elementwise(outputs)
+    return outputs
 
 
 __all__ = ["optimize", "merge", "apply_local_rewrites"]

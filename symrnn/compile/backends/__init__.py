@@ -1,0 +1,52 @@
+"""Backends: where compiled code runs.  ``"numpy"`` (the host, the default) or ``"cupy"`` (an NVIDIA GPU).
+
+``function(..., backend=...)`` picks one by name; without it, ``config.device``
+decides (``"cpu"``: NumPy, ``"cuda"``: CuPy; settable with
+``SYMRNN_FLAGS=device=cuda``).  See ``docs/gpu.md``.
+
+Example::
+
+    >>> from symrnn.compile.backends import get_backend
+    >>> get_backend("numpy")
+    <symrnn backend numpy>
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from symrnn.compile.backends.cupy_backend import CupyBackend
+from symrnn.compile.backends.numpy_backend import NUMPY, Backend, BackendUnavailable, NumpyBackend
+
+NAMES = {"numpy": "numpy", "cpu": "numpy", "cupy": "cupy", "cuda": "cupy", "gpu": "cupy"}
+_CUPY: CupyBackend | None = None
+
+
+def cupy_backend() -> CupyBackend:
+    """The process-wide CuPy backend (it keeps the compiled kernels), not checked for availability."""
+    global _CUPY
+    if _CUPY is None:
+        _CUPY = CupyBackend()
+    return _CUPY
+
+
+def get_backend(backend: Any = None) -> Backend:
+    """The backend named ``backend`` (a name, a :class:`Backend`, or ``None`` for ``config.device``).
+
+    Raises :class:`BackendUnavailable` (saying what is missing and how to install it) when the backend
+    cannot run here.
+    """
+    if isinstance(backend, Backend):
+        return backend.require()
+    if backend is None:
+        from symrnn.config import config
+
+        backend = config.device
+    if not isinstance(backend, str) or backend.lower() not in NAMES:
+        raise ValueError(f"unknown backend {backend!r}; choose 'numpy' (or 'cpu') or 'cupy' (or 'cuda')")
+    if NAMES[backend.lower()] == "numpy":
+        return NUMPY
+    return cupy_backend().require()
+
+
+__all__ = ["Backend", "BackendUnavailable", "NumpyBackend", "CupyBackend", "get_backend", "cupy_backend", "NUMPY"]

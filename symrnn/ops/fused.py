@@ -1,0 +1,212 @@
+"""``FusedElemwise``: a small graph of elementwise ops evaluated as one node.
+
+The fusion rewrite (:func:`symrnn.rewrite.fusion.fuse_elementwise`) replaces a
+connected group of :class:`~symrnn.ops.elemwise.Elemwise` nodes, whose
+intermediate values nobody else reads, by one ``FusedElemwise`` node.  The
+group is kept as an ordinary inner graph (``fused_inputs`` -> ``fused_output``),
+so printing and traversal still reach every op in it.
+
+How it runs:
+
+- ``perform`` (the reference): each inner node's own ``perform``, in order;
+- NumPy code: the chain writes into one freshly allocated buffer and reuses it
+  with ``out=`` for every following ufunc (a second buffer only where a value
+  must stay alive, or where the dtype changes), so ``k`` ops allocate once
+  instead of ``k`` times;
+- a device backend (CuPy) may compile the whole group into one kernel:
+  ``ctx.backend.fused_kernel(node)`` (see :mod:`symrnn.compile.backends.cupy_backend`).
+
+Fusion runs at compile time, after ``grad``, so the op needs no gradient.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from symrnn.graph import Apply, Constant, GraphTypeError, Op, TensorType, Variable, grad_undefined, toposort
+from symrnn.ops.elemwise import Elemwise, broadcast_static_shapes, emit_checks, perform_checks, runtime_checks
+from symrnn.tensor.basic import as_tensor_variable
+
+_ALLOCATING_FIRST = re.compile(r"^(?P<call>.*), out=\{out\}\)$")
+
+
+class FusedElemwise(Op):
+    """Several elementwise ops over broadcast inputs, computed as one node (one output).
+
+    ``inputs`` are placeholder variables (one per outer input, of the same
+    dtype and ndim); ``output`` is computed from them by :class:`Elemwise`
+    nodes only, with 0-d constants allowed inside.  Two fused ops are equal
+    when their inner graphs have the same structure.
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> from symrnn.rewrite.fusion import fuse_elementwise
+        >>> x, y = T.matrix("x"), T.matrix("y")
+        >>> [z] = fuse_elementwise([T.tanh(x * y + 1)])
+        >>> str(z.owner.op), len(z.owner.inputs)
+        ('fused{mul,add,tanh}', 2)
+    """
+
+    name = "fused"
+
+    def __init__(self, inputs: Sequence[Variable], output: Variable) -> None:
+        self.fused_inputs = list(inputs)
+        self.fused_output = output
+        self.fused_nodes = toposort([output], stop_at=self.fused_inputs)
+        for node in self.fused_nodes:
+            if not isinstance(node.op, Elemwise) or len(node.outputs) != 1:
+                raise GraphTypeError(f"FusedElemwise: {node.op} is not an elementwise op")
+        self.signature = self._structure()
+
+    def _structure(self) -> tuple:
+        refs: dict[int, tuple] = {id(v): ("in", k) for k, v in enumerate(self.fused_inputs)}
+
+        def ref(var: Variable) -> tuple:
+            if id(var) in refs:
+                return refs[id(var)]
+            if isinstance(var, Constant):
+                return ("const", var.signature())
+            raise GraphTypeError(f"FusedElemwise: the inner graph reads {var!r}, which is not one of its inputs")
+
+        steps = []
+        for j, node in enumerate(self.fused_nodes):
+            steps.append((node.op, tuple(ref(v) for v in node.inputs)))
+            refs[id(node.outputs[0])] = ("node", j)
+        return (tuple(v.type for v in self.fused_inputs), tuple(steps), ref(self.fused_output))
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (isinstance(other, FusedElemwise) and self.signature == other.signature)
+
+    def __hash__(self) -> int:
+        return hash(self.signature)
+
+    def __str__(self) -> str:
+        names = [str(n.op) for n in self.fused_nodes]
+        if len(names) > 8:
+            names = names[:7] + [f"...{len(names) - 7} more"]
+        return f"fused{{{','.join(names)}}}"
+
+    def __repr__(self) -> str:
+        return f"FusedElemwise({', '.join(str(n.op) for n in self.fused_nodes)})"
+
+    # ---- graph building
+    def make_node(self, *inputs: Any) -> Apply:
+        inputs = [as_tensor_variable(v) for v in inputs]
+        if len(inputs) != len(self.fused_inputs):
+            raise GraphTypeError(f"{self}: takes {len(self.fused_inputs)} inputs, got {len(inputs)}")
+        for k, (v, ph) in enumerate(zip(inputs, self.fused_inputs)):
+            if v.dtype != ph.dtype or v.ndim != ph.ndim:
+                raise GraphTypeError(f"{self}: input {k} is {v.type!r}, expected {ph.dtype} with {ph.ndim} "
+                                     f"dimension(s)")
+        shape = broadcast_static_shapes(self, inputs)
+        return Apply(self, inputs, [TensorType(self.fused_output.dtype, shape)])
+
+    def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:
+        reason = ("fusion runs at compile time, after grad(); take the gradient of the unfused graph "
+                  "(the ops it was made of)")
+        return [grad_undefined(self, i, reason) for i in range(len(node.inputs))]
+
+    # ---- the reference
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        perform_checks(node, inputs, runtime_checks(node))
+        env = {id(ph): value for ph, value in zip(self.fused_inputs, inputs)}
+        for inner in self.fused_nodes:
+            args = [v.data if isinstance(v, Constant) else env[id(v)] for v in inner.inputs]
+            env[id(inner.outputs[0])] = inner.op.perform(inner, args)[0]
+        return [np.asarray(env[id(self.fused_output)], dtype=node.outputs[0].dtype)]
+
+    # ---- code generation
+    def emit(self, node: Apply, inputs: list[str], outputs: list[str], ctx: Any) -> str:
+        lines = emit_checks(node, inputs, runtime_checks(node), ctx)
+        backend = getattr(ctx, "backend", None)
+        kernel = backend.fused_kernel(node) if backend is not None and node.outputs[0].ndim > 0 else None
+        if kernel is not None:
+            lines.append(f"{outputs[0]} = {ctx.bind(kernel, 'kernel')}({', '.join(inputs)})")
+        elif node.outputs[0].ndim == 0:
+            lines += self._emit_scalar_chain(inputs, outputs[0], ctx)
+        else:
+            lines += self._emit_buffer_chain(inputs, outputs[0], ctx)
+        return "\n".join(lines)
+
+    def _names(self, inputs: list[str], ctx: Any) -> dict[int, str]:
+        return {id(ph): name for ph, name in zip(self.fused_inputs, inputs)}
+
+    def _operand(self, var: Variable, names: dict[int, str], ctx: Any) -> str:
+        return ctx.name_of(var) if isinstance(var, Constant) else names[id(var)]
+
+    def _emit_scalar_chain(self, inputs: list[str], output: str, ctx: Any) -> list[str]:
+        """0-d values: each op's own expression, one temporary each (nothing to reuse)."""
+        names, lines = self._names(inputs, ctx), []
+        for inner in self.fused_nodes:
+            args = [self._operand(v, names, ctx) for v in inner.inputs]
+            tmp = ctx.fresh("f")
+            lines.append(f"{tmp} = {inner.op.code.format(*args)}")
+            names[id(inner.outputs[0])] = tmp
+        lines.append(f"{output} = {names[id(self.fused_output)]}")
+        return lines
+
+    def _emit_buffer_chain(self, inputs: list[str], output: str, ctx: Any) -> list[str]:
+        """n-d values: write each op into a buffer with ``out=``, reusing buffers whose value is dead.
+
+        Every inner value has the output's shape (the fusion rewrite only groups
+        nodes with the output's broadcast pattern), so a buffer of the right
+        dtype fits any of them.  A value's buffer is freed after its last use;
+        an op may write over its own input when its ``out_code`` reads that
+        input only in its first statement (an elementwise ufunc may alias).
+        """
+        names = self._names(inputs, ctx)
+        last_use: dict[int, int] = {}
+        for j, inner in enumerate(self.fused_nodes):
+            for v in inner.inputs:
+                last_use[id(v)] = j
+        last_use[id(self.fused_output)] = len(self.fused_nodes)
+        free: dict[str, list[str]] = {}  # dtype -> buffers holding dead values
+        holder: dict[int, str] = {}  # inner value -> the buffer that holds it
+        made: list[str] = []
+        lines: list[str] = []
+        for j, inner in enumerate(self.fused_nodes):
+            out_var = inner.outputs[0]
+            dtype = out_var.dtype
+            args = [self._operand(v, names, ctx) for v in inner.inputs]
+            dying = list({id(v): v for v in inner.inputs if id(v) in holder and last_use[id(v)] == j}.values())
+            template = inner.op.out_code
+            buf = None
+            if template is not None:
+                statements = template.split("\n")
+                for v in dying:  # write over an input that dies here, where the template allows it
+                    positions = [k for k, w in enumerate(inner.inputs) if w is v]
+                    later = "\n".join(statements[1:])
+                    if v.dtype == dtype and not any(f"{{{k}}}" in later for k in positions):
+                        buf = holder[id(v)]
+                        break
+                if buf is None and free.get(dtype):
+                    buf = free[dtype].pop()
+            if buf is not None:
+                lines += [s.format(*args, out=buf) for s in statements]
+            else:
+                buf = ctx.fresh("f")
+                made.append(buf)
+                first = _ALLOCATING_FIRST.match(template.split("\n")[0]) if template is not None else None
+                if first is not None and "{out}" not in first.group("call"):
+                    # the first ufunc allocates the buffer; the rest of the template writes into it
+                    lines.append(f"{buf} = {first.group('call').format(*args)})")
+                    lines += [s.format(*args, out=buf) for s in template.split("\n")[1:]]
+                else:
+                    lines.append(f"{buf} = {inner.op.code.format(*args)}")
+            for v in dying:
+                if holder[id(v)] != buf:
+                    free.setdefault(v.dtype, []).append(holder[id(v)])
+            holder[id(out_var)] = buf
+            names[id(out_var)] = buf
+        result = holder[id(self.fused_output)]
+        lines.append(f"{output} = {result}")
+        lines.append(f"del {', '.join(made)}")
+        return lines
+
+
+__all__ = ["FusedElemwise"]
