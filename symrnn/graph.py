@@ -475,6 +475,34 @@ def grad_undefined(op: Any, index: int, reason: str) -> NullGradient:
 # --------------------------------------------------------------------------- traversals
 
 
+def structure_signature(inputs: Sequence[Variable], nodes: Sequence[Apply], outputs: Sequence[Variable],
+                        closed_for: str | None = None) -> tuple:
+    """An inner graph's structure, independent of variable identities: equal signatures compute the same thing.
+
+    Inputs are referred to by position, node outputs by (node, output) position,
+    constants by value.  With ``closed_for`` (an op's name), reading any other
+    variable is an error naming that op; without it, such a variable is
+    referred to by identity.
+    """
+    refs: dict[int, tuple] = {id(v): ("in", k) for k, v in enumerate(inputs)}
+
+    def ref(var: Variable) -> tuple:
+        if id(var) in refs:
+            return refs[id(var)]
+        if isinstance(var, Constant):
+            return ("const", var.signature())
+        if closed_for is not None:
+            raise GraphTypeError(f"{closed_for}: the inner graph reads {var!r}, which is not one of its inputs")
+        return ("free", id(var))
+
+    steps = []
+    for j, node in enumerate(nodes):
+        steps.append((node.op, tuple(ref(v) for v in node.inputs)))
+        for k, out in enumerate(node.outputs):
+            refs[id(out)] = ("node", j, k)
+    return tuple(v.type for v in inputs), tuple(steps), tuple(ref(v) for v in outputs)
+
+
 def toposort(outputs: Iterable[Variable], stop_at: Iterable[Variable] = ()) -> list[Apply]:
     """Apply nodes that lead to ``outputs``, inputs before their users (iterative DFS).
 

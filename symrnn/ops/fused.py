@@ -27,7 +27,17 @@ from typing import Any
 
 import numpy as np
 
-from symrnn.graph import Apply, Constant, GraphTypeError, Op, TensorType, Variable, grad_undefined, toposort
+from symrnn.graph import (
+    Apply,
+    Constant,
+    GraphTypeError,
+    Op,
+    TensorType,
+    Variable,
+    grad_undefined,
+    structure_signature,
+    toposort,
+)
 from symrnn.ops.elemwise import Elemwise, broadcast_static_shapes, emit_checks, perform_checks, runtime_checks
 from symrnn.tensor.basic import as_tensor_variable
 
@@ -64,20 +74,8 @@ class FusedElemwise(Op):
         self.signature = self._structure()
 
     def _structure(self) -> tuple:
-        refs: dict[int, tuple] = {id(v): ("in", k) for k, v in enumerate(self.fused_inputs)}
-
-        def ref(var: Variable) -> tuple:
-            if id(var) in refs:
-                return refs[id(var)]
-            if isinstance(var, Constant):
-                return ("const", var.signature())
-            raise GraphTypeError(f"FusedElemwise: the inner graph reads {var!r}, which is not one of its inputs")
-
-        steps = []
-        for j, node in enumerate(self.fused_nodes):
-            steps.append((node.op, tuple(ref(v) for v in node.inputs)))
-            refs[id(node.outputs[0])] = ("node", j)
-        return (tuple(v.type for v in self.fused_inputs), tuple(steps), ref(self.fused_output))
+        return structure_signature(self.fused_inputs, self.fused_nodes, [self.fused_output],
+                                   closed_for="FusedElemwise")
 
     def __eq__(self, other: object) -> bool:
         return self is other or (isinstance(other, FusedElemwise) and self.signature == other.signature)

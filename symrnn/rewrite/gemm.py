@@ -16,6 +16,18 @@ from symrnn.graph import Apply, Constant, Variable, clone_replace, toposort
 from symrnn.ops.blas import Dot
 
 
+def _weights(nodes: list[Apply], roots: Sequence[Variable] | None) -> set[int]:
+    """Ids of the *weights* among ``nodes``' values: the ``roots`` (by default every graph input), constants'
+    results, and values computed from them alone (say the transpose of a weight)."""
+    weights: set[int] = {id(v) for v in roots} if roots is not None else set()
+    for node in nodes:
+        if roots is None:
+            weights.update(id(v) for v in node.inputs if v.owner is None)
+        if all(id(v) in weights or isinstance(v, Constant) for v in node.inputs):
+            weights.update(id(v) for v in node.outputs)
+    return weights
+
+
 def merge_sibling_dots(outputs: Sequence[Variable], roots: Sequence[Variable] | None = None,
                        min_group: int = 2) -> list[Variable]:
     """Replace groups of ``dot(a, W_k)`` (same ``a``, 2-D ``W_k`` with equal rows) by one ``dot`` and slices.
@@ -37,14 +49,7 @@ def merge_sibling_dots(outputs: Sequence[Variable], roots: Sequence[Variable] | 
 
     outputs = list(outputs)
     nodes = toposort(outputs)
-    # values computed from the roots alone (say the transpose of a weight) count as weights too
-    weights: set[int] = {id(v) for v in roots} if roots is not None else set()
-    for node in nodes:
-        for v in node.inputs:
-            if roots is None and v.owner is None:
-                weights.add(id(v))
-        if all(id(v) in weights or isinstance(v, Constant) for v in node.inputs):
-            weights.update(id(v) for v in node.outputs)
+    weights = _weights(nodes, roots)
     groups: dict[tuple, list[Apply]] = {}
     for node in nodes:
         if isinstance(node.op, Dot) and node.inputs[1].ndim == 2 and node.inputs[0].ndim >= 1 \
@@ -91,15 +96,11 @@ def merge_summed_dots(outputs: Sequence[Variable], roots: Sequence[Variable] | N
 
     outputs = list(outputs)
     nodes = toposort(outputs)
-    weights: set[int] = {id(v) for v in roots} if roots is not None else set()
+    weights = _weights(nodes, roots)
     uses: dict[int, int] = {}
     for node in nodes:
         for v in node.inputs:
             uses[id(v)] = uses.get(id(v), 0) + 1
-            if roots is None and v.owner is None:
-                weights.add(id(v))
-        if all(id(v) in weights or isinstance(v, Constant) for v in node.inputs):
-            weights.update(id(v) for v in node.outputs)
     for v in outputs:
         uses[id(v)] = uses.get(id(v), 0) + 1
 

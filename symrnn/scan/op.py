@@ -25,7 +25,17 @@ from typing import Any
 import numpy as np
 
 from symrnn.compile.codegen import safe_comment
-from symrnn.graph import Apply, Constant, GraphShapeError, GraphTypeError, Op, TensorType, Variable, describe, toposort
+from symrnn.graph import (
+    Apply,
+    GraphShapeError,
+    GraphTypeError,
+    Op,
+    TensorType,
+    Variable,
+    describe,
+    structure_signature,
+    toposort,
+)
 
 
 @dataclass(frozen=True)
@@ -111,22 +121,7 @@ class Scan(Op):
         This lets the merge rewrite recognise two identical loops (say, the
         backward loops of two ``grad`` calls on one cost) and run one.
         """
-        refs: dict[int, tuple] = {id(v): ("in", k) for k, v in enumerate(self.inner_inputs)}
-
-        def ref(var: Variable) -> tuple:
-            if id(var) in refs:
-                return refs[id(var)]
-            if isinstance(var, Constant):
-                return ("const", var.signature())
-            return ("free", id(var))  # not expected: inner graphs are closed
-
-        nodes = []
-        for j, node in enumerate(self.inner_nodes):
-            nodes.append((node.op, tuple(ref(v) for v in node.inputs)))
-            for k, out in enumerate(node.outputs):
-                refs[id(out)] = ("node", j, k)
-        return (self.info, tuple(v.type for v in self.inner_inputs), tuple(nodes),
-                tuple(ref(v) for v in self.inner_outputs))
+        return (self.info, structure_signature(self.inner_inputs, self.inner_nodes, self.inner_outputs))
 
     def __eq__(self, other: object) -> bool:
         return self is other or (isinstance(other, Scan) and self.signature == other.signature)
