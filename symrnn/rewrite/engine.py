@@ -30,13 +30,17 @@ def _check_replacement(rewrite: LocalRewrite, old: Variable, new: Variable) -> N
             raise RewriteError(f"rewrite {rewrite.__name__} replaced {describe(old)} by {describe(new)}")
 
 
-def rebuild(outputs: Sequence[Variable], on_node: Callable[[Apply], Sequence[Variable] | None]) -> list[Variable]:
-    """One pass: rebuild the graph of ``outputs`` bottom-up; ``on_node`` may replace each (rebuilt) node."""
+def rebuild(outputs: Sequence[Variable], on_node: Callable[..., Sequence[Variable] | None],
+            with_original: bool = False) -> list[Variable]:
+    """One pass: rebuild the graph of ``outputs`` bottom-up; ``on_node`` may replace each (rebuilt) node.
+
+    With ``with_original``, ``on_node`` also gets the node as it was before the pass.
+    """
     memo: dict[int, Variable] = {}
     for node in toposort(outputs):
         inputs = [memo.get(id(v), v) for v in node.inputs]
         current = node if all(a is b for a, b in zip(inputs, node.inputs)) else node.clone_with_new_inputs(inputs)
-        replacement = on_node(current)
+        replacement = on_node(current, node) if with_original else on_node(current)
         new_outputs = list(replacement) if replacement is not None else current.outputs
         for old, new in zip(node.outputs, new_outputs):
             if new is not old:

@@ -28,6 +28,7 @@ from symrnn.ops.elemwise import Elemwise
 from symrnn.ops.random import RandomDraw
 from symrnn.ops.reduce import Reduce
 from symrnn.ops.shape import DimShuffle
+from symrnn.rewrite.engine import rebuild
 from symrnn.scan.op import Scan, ScanInfo
 
 
@@ -433,22 +434,18 @@ def prune_loop_outputs(outputs: Sequence[Variable]) -> list[Variable]:
     """
     outputs = list(outputs)
     for _ in range(16):
-        nodes = toposort(outputs)
-        used = {id(v) for v in outputs} | {id(v) for node in nodes for v in node.inputs}
-        memo: dict[int, Variable] = {}
+        used = {id(v) for v in outputs} | {id(v) for node in toposort(outputs) for v in node.inputs}
         changed = False
-        for node in nodes:
-            inputs = [memo.get(id(v), v) for v in node.inputs]
-            same = all(a is b for a, b in zip(inputs, node.inputs))
-            current = node if same else node.clone_with_new_inputs(inputs)
-            replacement = _pruned(current, [id(v) in used for v in node.outputs]) if _is_scan(current) else None
-            if replacement is not None:
-                changed = True
-            new_outputs = replacement if replacement is not None else current.outputs
-            for old, new in zip(node.outputs, new_outputs):
-                if new is not old:
-                    memo[id(old)] = new
-        outputs = [memo.get(id(v), v) for v in outputs]
+
+        def on_node(current: Apply, original: Apply, used: set[int] = used) -> list[Variable] | None:
+            nonlocal changed
+            if not _is_scan(current):
+                return None
+            replacement = _pruned(current, [id(v) in used for v in original.outputs])
+            changed = changed or replacement is not None
+            return replacement
+
+        outputs = rebuild(outputs, on_node, with_original=True)
         if not changed:
             break
     return outputs
