@@ -98,7 +98,10 @@ def test_sigmoid_is_stable_in_both_tails(dtype):
     value = np.array([-1000.0, -50.0, 0.0, 50.0, 1000.0], dtype=dtype)
     for got in evaluate([x], T.nnet.sigmoid(x), [value]):
         assert np.all(np.isfinite(got)) and got.dtype == dtype
-        assert got[0] == 0.0 and got[2] == 0.5 and got[4] == 1.0
+        assert got[2] == 0.5 and got[4] == 1.0
+        # exp(1000) overflows: the compiled form clamps exp's argument, so a result that underflows may
+        # come out as a subnormal instead of 0 (an error below the dtype's smallest normal number)
+        assert 0.0 <= got[0] <= np.finfo(dtype).tiny
         np.testing.assert_allclose(got[1], math.exp(-50.0), rtol=1e-5)
 
 

@@ -153,7 +153,8 @@ class Elemwise(Op):
 
     def emit(self, node: Apply, inputs: list[str], outputs: list[str], ctx: Any) -> str:
         checks = emit_checks(node, inputs, runtime_checks(node), ctx)
-        return "\n".join(checks + [f"{outputs[0]} = {self.code.format(*inputs)}"])
+        code = fill_template(self.code, inputs, node.outputs[0].dtype)
+        return "\n".join(checks + [f"{outputs[0]} = {code}"])
 
     def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:
         (out,), (g,) = node.outputs, output_grads
@@ -170,6 +171,25 @@ class Elemwise(Op):
                     gx = cast(gx, x.dtype)
             result.append(gx)
         return result
+
+
+def fill_template(template: str, args: Sequence[str], dtype: str, out: str | None = None) -> str:
+    """A ``code`` or ``out_code`` template with its operands ``{0}, {1}, ...`` and buffer ``{out}`` filled in.
+
+    ``{exp_max}`` is the largest argument ``exp`` takes in ``dtype`` without
+    overflowing (88 for float32), for ops that must clamp before ``exp``.
+
+    Example::
+
+        >>> fill_template("xp.exp(xp.minimum({0}, {exp_max}))", ["x"], "float32")
+        'xp.exp(xp.minimum(x, 88.0))'
+    """
+    return template.format(*args, out=out, exp_max=_exp_max(dtype))
+
+
+def _exp_max(dtype: str) -> float:
+    kind = np.dtype(dtype)
+    return float(np.floor(np.log(np.finfo(kind).max))) if kind.kind == "f" else 709.0
 
 
 def runtime_checks(node: Apply) -> list[tuple[int, list[tuple[int, int]]]]:
@@ -379,13 +399,15 @@ tanh = _elemwise("tanh", 1, np.tanh, "xp.tanh({0})", lambda x, z, g: [mul(g, sub
                  "Hyperbolic tangent.",
     c_code="tanh({0})")
 sigmoid = _elemwise(
-    # e = exp(-|x|): sigmoid is 1/(1+e) for x >= 0 and e/(1+e) below, accurate in both tails, no logaddexp
-    "sigmoid", 1, _sigmoid, "(lambda e: xp.where({0} >= 0, 1.0, e) / (1.0 + e))(xp.exp(-xp.abs({0})))",
+    # 1/(1+exp(-x)) is accurate in both tails; capping -x at exp's overflow point changes only results
+    # below the dtype's normal range, and keeps NumPy from warning.  Five ufunc calls into one buffer are
+    # several times faster than any exp(-|x|)/where form.
+    "sigmoid", 1, _sigmoid, "xp.reciprocal(1 + xp.exp(xp.minimum(-{0}, {exp_max})))",
     lambda x, z, g: [mul(g, mul(z, sub(1, z)))],
     "The logistic function ``1 / (1 + exp(-x))``, stable for large ``|x|``.", input_kinds="f",
     c_code="symrnn_sigmoid({0})",
-    # e = exp(-|x|): 1/(1+e) for x >= 0 and e/(1+e) below: accurate in both tails, no slow logaddexp
-    out_code="xp.copyto({out}, (lambda e: xp.where({0} >= 0, 1.0, e) / (1.0 + e))(xp.exp(-xp.abs({0}))))")
+    out_code="xp.negative({0}, out={out})\nxp.minimum({out}, {exp_max}, out={out})\nxp.exp({out}, out={out})\n"
+             "xp.add({out}, 1, out={out})\nxp.reciprocal({out}, out={out})")
 hard_sigmoid = _elemwise(
     "hard_sigmoid", 1, _hard_sigmoid, "xp.clip({0} * 0.2 + 0.5, 0, 1)",
     lambda x, z, g: [mul(g, mul(and_(gt(z, 0), lt(z, 1)), 0.2))],

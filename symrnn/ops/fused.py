@@ -38,7 +38,14 @@ from symrnn.graph import (
     structure_signature,
     toposort,
 )
-from symrnn.ops.elemwise import Elemwise, broadcast_static_shapes, emit_checks, perform_checks, runtime_checks
+from symrnn.ops.elemwise import (
+    Elemwise,
+    broadcast_static_shapes,
+    emit_checks,
+    fill_template,
+    perform_checks,
+    runtime_checks,
+)
 from symrnn.tensor.basic import as_tensor_variable
 
 _ALLOCATING_FIRST = re.compile(r"^(?P<call>.*), out=\{out\}\)$")
@@ -143,7 +150,7 @@ class FusedElemwise(Op):
         for inner in self.fused_nodes:
             args = [self._operand(v, names, ctx) for v in inner.inputs]
             tmp = ctx.fresh("f")
-            lines.append(f"{tmp} = {inner.op.code.format(*args)}")
+            lines.append(f"{tmp} = {fill_template(inner.op.code, args, inner.outputs[0].dtype)}")
             names[id(inner.outputs[0])] = tmp
         lines.append(f"{output} = {names[id(self.fused_output)]}")
         return lines
@@ -185,17 +192,17 @@ class FusedElemwise(Op):
                 if buf is None and free.get(dtype):
                     buf = free[dtype].pop()
             if buf is not None:
-                lines += [s.format(*args, out=buf) for s in statements]
+                lines += [fill_template(s, args, dtype, buf) for s in statements]
             else:
                 buf = ctx.fresh("f")
                 made.append(buf)
                 first = _ALLOCATING_FIRST.match(template.split("\n")[0]) if template is not None else None
                 if first is not None and "{out}" not in first.group("call"):
                     # the first ufunc allocates the buffer; the rest of the template writes into it
-                    lines.append(f"{buf} = {first.group('call').format(*args)})")
-                    lines += [s.format(*args, out=buf) for s in template.split("\n")[1:]]
+                    lines.append(f"{buf} = {fill_template(first.group('call'), args, dtype)})")
+                    lines += [fill_template(s, args, dtype, buf) for s in template.split("\n")[1:]]
                 else:
-                    lines.append(f"{buf} = {inner.op.code.format(*args)}")
+                    lines.append(f"{buf} = {fill_template(inner.op.code, args, dtype)}")
             for v in dying:
                 if holder[id(v)] != buf:
                     free.setdefault(v.dtype, []).append(holder[id(v)])
