@@ -10,6 +10,7 @@ from symrnn.rewrite.engine import apply_local_rewrites, merge
 from symrnn.rewrite.fusion import fuse_elementwise
 from symrnn.rewrite.gemm import merge_sibling_dots, merge_summed_dots
 from symrnn.rewrite.loops import LOOP_REWRITES, prune_loop_outputs
+from symrnn.rewrite.slices import group_invariant_terms, merge_sibling_slices
 
 
 def optimize_scan_body(node: Apply) -> Sequence[Variable] | None:
@@ -19,7 +20,9 @@ def optimize_scan_body(node: Apply) -> Sequence[Variable] | None:
     op = node.op
     if not isinstance(op, Scan) or getattr(op, "optimized", False):
         return None
-    inner = optimize(op.inner_outputs, roots=op.inner_inputs[op.inner_slices()["nonseqs"]])
+    slices = op.inner_slices()
+    inner = optimize(op.inner_outputs, roots=op.inner_inputs[slices["nonseqs"]],
+                     sequences=op.inner_inputs[slices["seqs"]])
     if all(a is b for a, b in zip(inner, op.inner_outputs)):
         op.optimized = True
         return None
@@ -30,9 +33,11 @@ def optimize_scan_body(node: Apply) -> Sequence[Variable] | None:
     return new_node.outputs
 
 
-def optimize(outputs: Sequence[Variable], roots: Sequence[Variable] | None = None) -> list[Variable]:
-    """The FAST_RUN pipeline: merge, one forward loop per scan, stabilize, canonicalize, loop rewrites,
-    gate-GEMM merges, merge again, and elementwise fusion.
+def optimize(outputs: Sequence[Variable], roots: Sequence[Variable] | None = None,
+             sequences: Sequence[Variable] = ()) -> list[Variable]:
+    """The FAST_RUN pipeline: merge, one forward loop per scan, gate-GEMM merges, horizontal merges of
+    elementwise work on their slices, stabilize, canonicalize, loop rewrites, merge again, and elementwise
+    fusion.
 
     Example::
 
@@ -48,10 +53,12 @@ def optimize(outputs: Sequence[Variable], roots: Sequence[Variable] | None = Non
     outputs = merge_augmented_scans(outputs)
     outputs = prune_loop_outputs(outputs)
     outputs = merge_sibling_dots(outputs, roots)
+    outputs = group_invariant_terms(outputs, roots)
+    outputs = merge_sibling_slices(outputs, roots)
     outputs = apply_local_rewrites(outputs, [*STABILIZE, *CANONICALIZE, optimize_scan_body, *LOOP_REWRITES])
     outputs = prune_loop_outputs(outputs)
     outputs = merge_sibling_dots(outputs, roots)  # the input projections, now outside the loops
-    outputs = merge_summed_dots(outputs, roots)
+    outputs = merge_summed_dots(outputs, roots, sequences)
     outputs = merge(outputs)
     if roots is None:  # last, and once: it fuses loop bodies itself, after the loop rewrites have seen them
         outputs = fuse_elementwise(outputs)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from symrnn.graph import Apply, Constant, Variable, clone_replace, toposort
 from symrnn.ops.blas import Dot
+from symrnn.ops.elemwise import Elemwise
 
 
 def _weights(nodes: list[Apply], roots: Sequence[Variable] | None) -> set[int]:
@@ -26,6 +27,26 @@ def _weights(nodes: list[Apply], roots: Sequence[Variable] | None) -> set[int]:
         if all(id(v) in weights or isinstance(v, Constant) for v in node.inputs):
             weights.update(id(v) for v in node.outputs)
     return weights
+
+
+def _consumers(nodes: list[Apply]) -> dict[int, list[Apply]]:
+    consumers: dict[int, list[Apply]] = {}
+    for node in nodes:
+        for v in node.inputs:
+            consumers.setdefault(id(v), []).append(node)
+    return consumers
+
+
+def _activation(var: Variable, consumers: dict[int, list[Apply]], max_hops: int = 8) -> str:
+    """The first elementwise op after the sums that ``var`` (a gate's product) flows through: its activation."""
+    for _ in range(max_hops):
+        users = consumers.get(id(var), [])
+        if len(users) != 1 or not isinstance(users[0].op, Elemwise):
+            return ""
+        if users[0].op.name not in ("add", "sub"):
+            return users[0].op.name
+        var = users[0].outputs[0]
+    return ""
 
 
 def merge_sibling_dots(outputs: Sequence[Variable], roots: Sequence[Variable] | None = None,
@@ -57,16 +78,19 @@ def merge_sibling_dots(outputs: Sequence[Variable], roots: Sequence[Variable] | 
             left, right = node.inputs
             groups.setdefault((id(left), right.dtype, right.type.shape[0]), []).append(node)
     plan: dict[int, Variable] = {}
+    consumers = _consumers(nodes)
     for members in groups.values():
         members = list({id(n.inputs[1]): n for n in members}.values())  # one product per distinct weight
         if len(members) < min_group:
             continue
+        # gates with the same activation side by side, so that merge_sibling_slices can apply it once
+        members.sort(key=lambda n: _activation(n.outputs[0], consumers))
         left = members[0].inputs[0]
         rights = [n.inputs[1] for n in members]
         merged = Dot()(left, concatenate(rights, axis=1))
         start: Variable | int = 0
         for n, right in zip(members, rights):
-            width = shape_i(right, 1)
+            width = right.type.shape[1] if right.type.shape[1] is not None else shape_i(right, 1)
             stop = start + width
             piece = merged[(slice(None),) * (merged.ndim - 1) + (slice(start, stop),)]
             plan[id(n.outputs[0])] = piece
@@ -77,12 +101,15 @@ def merge_sibling_dots(outputs: Sequence[Variable], roots: Sequence[Variable] | 
     return clone_replace(outputs, by_var)
 
 
-def merge_summed_dots(outputs: Sequence[Variable], roots: Sequence[Variable] | None = None) -> list[Variable]:
+def merge_summed_dots(outputs: Sequence[Variable], roots: Sequence[Variable] | None = None,
+                      sequences: Sequence[Variable] = ()) -> list[Variable]:
     """``a·A + b·B + ...`` (weights ``A, B``) becomes ``[a b ...]·[A; B; ...]``: one product instead of several.
 
     In an LSTM's backward step this is ``Σ_g dA_g·U_gᵀ``, the gradient flowing
     into the previous hidden state.  Only sums whose terms are used nowhere else
-    are merged.
+    are merged.  In a loop body, a product whose left operand comes from the
+    ``sequences`` (and weights) alone is left alone: the loop rewrites move it
+    out of the loop, as one product over all steps (``x_t·W``).
 
     Example::
 
@@ -97,6 +124,7 @@ def merge_summed_dots(outputs: Sequence[Variable], roots: Sequence[Variable] | N
     outputs = list(outputs)
     nodes = toposort(outputs)
     weights = _weights(nodes, roots)
+    batched = _weights(nodes, [*sequences, *roots]) if sequences and roots is not None else set()
     uses: dict[int, int] = {}
     for node in nodes:
         for v in node.inputs:
@@ -110,7 +138,7 @@ def merge_summed_dots(outputs: Sequence[Variable], roots: Sequence[Variable] | N
     def mergeable_dot(var: Variable) -> bool:
         return (var.owner is not None and isinstance(var.owner.op, Dot) and uses.get(id(var), 0) == 1
                 and var.owner.inputs[0].ndim == 2 and var.owner.inputs[1].ndim == 2
-                and id(var.owner.inputs[1]) in weights)
+                and id(var.owner.inputs[1]) in weights and id(var.owner.inputs[0]) not in batched)
 
     def leaves(var: Variable) -> list[Variable]:
         if is_add(var) and uses.get(id(var), 0) == 1 and var.owner.inputs[0].type == var.owner.inputs[1].type:
