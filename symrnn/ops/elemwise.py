@@ -9,6 +9,7 @@ broadcast) and casts it to the input's dtype.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -153,8 +154,10 @@ class Elemwise(Op):
 
     def emit(self, node: Apply, inputs: list[str], outputs: list[str], ctx: Any) -> str:
         checks = emit_checks(node, inputs, runtime_checks(node), ctx)
-        code = fill_template(self.code, inputs, node.outputs[0].dtype)
-        return "\n".join(checks + [f"{outputs[0]} = {code}"])
+        dtype = node.outputs[0].dtype
+        if node.outputs[0].ndim > 0 and self.out_code is not None and "\n" in self.out_code:
+            return "\n".join(checks + emit_into_new_buffer(self, inputs, dtype, outputs[0]))  # no temporaries
+        return "\n".join(checks + [f"{outputs[0]} = {fill_template(self.code, inputs, dtype)}"])
 
     def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:
         (out,), (g,) = node.outputs, output_grads
@@ -185,6 +188,25 @@ def fill_template(template: str, args: Sequence[str], dtype: str, out: str | Non
         'xp.exp(xp.minimum(x, 88.0))'
     """
     return template.format(*args, out=out, exp_max=_exp_max(dtype))
+
+
+_ALLOCATING_FIRST = re.compile(r"^(?P<call>.*), out=\{out\}\)$")
+
+
+def emit_into_new_buffer(op: Elemwise, args: Sequence[str], dtype: str, buf: str) -> list[str]:
+    """Source lines that compute ``op`` on ``args`` into a new array ``buf``.
+
+    With an ``out_code`` whose first statement is a ufunc call, that call
+    allocates ``buf`` and the other statements write into it with ``out=``
+    (a sigmoid is five ufunc calls and one allocation); otherwise ``buf`` is the
+    value of ``code``.
+    """
+    template = op.out_code
+    first = _ALLOCATING_FIRST.match(template.split("\n")[0]) if template is not None else None
+    if first is None or "{out}" in first.group("call"):
+        return [f"{buf} = {fill_template(op.code, args, dtype)}"]
+    return [f"{buf} = {fill_template(first.group('call'), args, dtype)})"] + [
+        fill_template(statement, args, dtype, buf) for statement in template.split("\n")[1:]]
 
 
 def _exp_max(dtype: str) -> float:

@@ -21,7 +21,6 @@ Fusion runs at compile time, after ``grad``, so the op needs no gradient.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,13 +41,12 @@ from symrnn.ops.elemwise import (
     Elemwise,
     broadcast_static_shapes,
     emit_checks,
+    emit_into_new_buffer,
     fill_template,
     perform_checks,
     runtime_checks,
 )
 from symrnn.tensor.basic import as_tensor_variable
-
-_ALLOCATING_FIRST = re.compile(r"^(?P<call>.*), out=\{out\}\)$")
 
 
 class FusedElemwise(Op):
@@ -196,13 +194,7 @@ class FusedElemwise(Op):
             else:
                 buf = ctx.fresh("f")
                 made.append(buf)
-                first = _ALLOCATING_FIRST.match(template.split("\n")[0]) if template is not None else None
-                if first is not None and "{out}" not in first.group("call"):
-                    # the first ufunc allocates the buffer; the rest of the template writes into it
-                    lines.append(f"{buf} = {fill_template(first.group('call'), args, dtype)})")
-                    lines += [fill_template(s, args, dtype, buf) for s in template.split("\n")[1:]]
-                else:
-                    lines.append(f"{buf} = {fill_template(inner.op.code, args, dtype)}")
+                lines += emit_into_new_buffer(inner.op, args, dtype, buf)
             for v in dying:
                 if holder[id(v)] != buf:
                     free.setdefault(v.dtype, []).append(holder[id(v)])
