@@ -21,6 +21,7 @@ from symrnn.rewrite.canonical import (
     spelled_out_sigmoid,
     square_and_sqrt_powers,
     stable_log_sigmoid,
+    switch_on_constant,
 )
 from symrnn.rewrite.engine import apply_local_rewrites, merge
 from symrnn.rewrite.gemm import merge_sibling_dots, merge_summed_dots
@@ -104,6 +105,8 @@ def test_fold_keeps_large_results_and_random_draws_out():
     (lambda x: T.neg(T.neg(x)), remove_double_negation, "neg"),
     (lambda x: x ** 2, square_and_sqrt_powers, "pow"),
     (lambda x: abs(x) ** 0.5, square_and_sqrt_powers, "pow"),
+    (lambda x: T.switch(np.array(False), 1.0, x), switch_on_constant, "switch"),
+    (lambda x: T.switch(np.ones((1, 1), bool), x, 2 * x), switch_on_constant, "switch"),
 ])
 def test_canonical_rewrites(build, rewrite, gone):
     x = T.matrix("x")
@@ -111,6 +114,14 @@ def test_canonical_rewrites(build, rewrite, gone):
     after = apply_local_rewrites(before, [rewrite])
     assert gone in names(before) and gone not in names(after)
     same_numbers([x], before, after, [X])
+
+
+def test_switch_keeps_a_mixed_condition_and_a_broadcasting_branch():
+    x = T.matrix("x")
+    mixed = [T.switch(np.array([[True, False, True, False]]), x, 0.0)]
+    assert apply_local_rewrites(mixed, [switch_on_constant])[0] is mixed[0]
+    broadcast = [T.switch(np.array(True), 1.0, x)]  # the chosen branch is a scalar: the output is a matrix
+    assert apply_local_rewrites(broadcast, [switch_on_constant])[0] is broadcast[0]
 
 
 def test_identity_arithmetic_keeps_broadcasting_multiplications():

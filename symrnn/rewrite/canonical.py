@@ -65,6 +65,21 @@ def remove_identity_arithmetic(node: Apply) -> Sequence[Variable] | None:
     return None
 
 
+def switch_on_constant(node: Apply) -> Sequence[Variable] | None:
+    """``switch(c, a, b)`` with a constant, uniform condition ``c`` is ``a`` or ``b`` (when the type is unchanged).
+
+    The gradient of ``x ** 2`` has one, guarding ``x = 0`` for exponents below 1.
+    """
+    cond = node.inputs[0] if getattr(node.op, "name", None) == "switch" else None
+    if not isinstance(cond, Constant) or cond.data.size == 0:
+        return None
+    flat = cond.data.ravel()
+    if not np.all(flat == flat[0]):
+        return None
+    chosen = node.inputs[1] if flat[0] else node.inputs[2]
+    return [chosen] if _same_type(chosen, node.outputs[0]) else None
+
+
 def remove_double_negation(node: Apply) -> Sequence[Variable] | None:
     """``-(-x)`` is ``x``."""
     if getattr(node.op, "name", None) == "neg" and _op_name(node.inputs[0]) == "neg":
@@ -182,6 +197,6 @@ def stable_log_sigmoid(node: Apply) -> Sequence[Variable] | None:
     return [new] if new is not None and _same_type(new, node.outputs[0]) else None
 
 
-CANONICALIZE = [fold_constants, remove_identity_arithmetic, remove_double_negation, merge_dimshuffles,
-                elemwise_of_filled, square_and_sqrt_powers]
+CANONICALIZE = [fold_constants, remove_identity_arithmetic, switch_on_constant, remove_double_negation,
+                merge_dimshuffles, elemwise_of_filled, square_and_sqrt_powers]
 STABILIZE = [spelled_out_sigmoid, stable_log_sigmoid]
