@@ -334,36 +334,58 @@ def accumulate_after_loop(node: Apply) -> Sequence[Variable] | None:
     n_old_nitsot = len(loop.nitsots)
     outer_of_seq = {id(ph): outer for outer, ph in loop.seqs}
     length = loop.length()
-    traces: list[list[Any]] = []  # per plan, per value: a nit-sot slot, or the outer sequence itself
+    pieces = _join_pieces(body)
     saved: dict[int, int] = {id(value): k for k, (value, _) in enumerate(loop.nitsots)}
+
+    def save(value: Variable) -> int:  # one per-step copy, however many sums read it
+        if id(value) not in saved:
+            saved[id(value)] = len(loop.nitsots)
+            loop.nitsots.append((value, "saved value"))
+        return saved[id(value)]
+
+    # per plan, per value: ("seq", outer sequence) (already stored: no copy per step), ("own", nit-sot
+    # slot), or ("piece", nit-sot slot of a join along the last axis, start, stop): the per-gate dA_g of a
+    # backward LSTM step are pieces of the [dA_i dA_f ...] it computes anyway, so that is saved once
+    traces: list[list[tuple]] = []
     for _, _, values in plans:
-        slots: list[Any] = []
+        slots: list[tuple] = []
         for value in values:
             if id(value) in outer_of_seq:
-                slots.append(outer_of_seq[id(value)][:length])  # already stored: no copy per step
+                slots.append(("seq", outer_of_seq[id(value)][:length]))
+            elif id(value) in pieces:
+                join, start, stop = pieces[id(value)]
+                slots.append(("piece", save(join), start, stop))
             else:
-                if id(value) not in saved:  # one per-step copy, however many sums read it
-                    saved[id(value)] = len(loop.nitsots)
-                    loop.nitsots.append((value, "saved value"))
-                slots.append(saved[id(value)])
+                slots.append(("own", save(value)))
         traces.append(slots)
     removed = {j for j, _, _ in plans}
     kept_states = [j for j in range(len(loop.states)) if j not in removed]
     loop.states = [loop.states[j] for j in kept_states]
     new = loop.build()
     n_kept = len(kept_states)
+
+    def whole(slot: tuple) -> Variable:
+        return slot[1] if slot[0] == "seq" else new.outputs[n_kept + slot[1]]
+
+    def flat(v: Variable) -> Variable:
+        return reshape(v, (-1, shape_i(v, v.ndim - 1)))
+
+    totals: dict[tuple, Variable] = {}  # one product (or sum) per distinct operands; pieces take columns
     trace_of = {}
     for (j, kind, _), slots in zip(plans, traces):
-        values = [new.outputs[n_kept + s] if isinstance(s, int) else s for s in slots]
         init = node.inputs[node.op.outer_slices()["inits"]][j]
-        if kind == "outer":
-            u, v = values
-            u2 = reshape(u, (-1, shape_i(u, u.ndim - 1)))
-            v2 = reshape(v, (-1, shape_i(v, v.ndim - 1)))
-            total = init[0] + dot(u2.T, v2)
-        else:
-            (v,) = values
-            total = init[0] + v.sum(axis=(0, 1))
+        last = slots[-1]
+        key = (kind, *[(s[0], id(s[1])) if s[0] == "seq" else s[:2] for s in slots])
+        if key not in totals:
+            if kind == "outer":
+                u, v = (whole(s) if s is last else _cut_last(whole(s), s) for s in slots)
+                totals[key] = dot(flat(u).T, flat(v))
+            else:
+                totals[key] = whole(last).sum(axis=(0, 1))
+        total = totals[key]
+        if last[0] == "piece":
+            total = total[(slice(None),) * (total.ndim - 1) + (slice(last[2], last[3]),)]
+        total = init[0] + total
         trace_of[j] = total.dimshuffle("x", *range(total.ndim))
     outputs = []
     for j in range(len(node.op.info.state_taps)):
@@ -371,6 +393,35 @@ def accumulate_after_loop(node: Apply) -> Sequence[Variable] | None:
     for k in range(n_old_nitsot):
         outputs.append(new.outputs[n_kept + k])
     return outputs
+
+
+def _cut_last(full: Variable, slot: tuple) -> Variable:
+    """The piece a slot names, taken from the whole saved array (``full`` itself unless a piece)."""
+    if slot[0] != "piece":
+        return full
+    return full[(slice(None),) * (full.ndim - 1) + (slice(slot[2], slot[3]),)]
+
+
+def _join_pieces(body: list[Apply]) -> dict[int, tuple[Variable, int, int]]:
+    """Inner values that are one input of a ``concatenate`` along the last axis with static widths:
+    ``id(value) -> (join, start, stop)``."""
+    from symrnn.ops.shape import Join
+
+    pieces: dict[int, tuple[Variable, int, int]] = {}
+    for inner_node in body:
+        if not isinstance(inner_node.op, Join):
+            continue
+        join = inner_node.outputs[0]
+        if inner_node.op.axis != join.ndim - 1:
+            continue
+        widths = [v.type.shape[-1] for v in inner_node.inputs]
+        if None in widths or len({id(v) for v in inner_node.inputs}) != len(widths):
+            continue
+        start = 0
+        for v, width in zip(inner_node.inputs, widths):
+            pieces.setdefault(id(v), (join, start, start + width))
+            start += width
+    return pieces
 
 
 LOOP_REWRITES = [push_out_invariants, push_out_sequence_work, accumulate_after_loop, reuse_state_buffers]
