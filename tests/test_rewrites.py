@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 import symrnn
 import symrnn.tensor as T
 from symrnn import nn
-from symrnn.graph import Constant, toposort
+from symrnn.graph import Constant, clone_replace, toposort
 from symrnn.ops.blas import Dot
 from symrnn.ops.shape import Alloc, DimShuffle
 from symrnn.rewrite import optimize
@@ -32,6 +32,7 @@ from symrnn.rewrite.loops import (
     push_out_sequence_work,
     reuse_state_buffers,
 )
+from symrnn.rewrite.slices import group_invariant_terms, merge_sibling_slices, slice_of
 from symrnn.scan.op import Scan
 
 
@@ -261,6 +262,103 @@ def test_merge_summed_dots():
     rng = np.random.default_rng(5)
     same_numbers([a, b, A, B], before, after, [rng.normal(size=(2, 3)), rng.normal(size=(2, 5)),
                                                rng.normal(size=(3, 4)), rng.normal(size=(5, 4))])
+
+
+def gate_graph(n_in=3, n_hidden=4):
+    """One LSTM step with static weight shapes, as a loop body sees them (weights are the roots)."""
+    cell = nn.LSTMCell(n_in, n_hidden, seed=0)
+    x_t, h, c = T.tensor("float64", (None, n_in), "x_t"), T.matrix("h"), T.matrix("c")
+    params = list(cell.params.values())
+    weights = [T.tensor("float64", p.get_value().shape, p.name) for p in params]
+    out, state = cell.step(x_t, (c, h))
+    outputs = clone_replace([out, *state], dict(zip(params, weights)))
+    rng = np.random.default_rng(5)
+    values = [rng.normal(size=(2, n_in)), rng.normal(size=(2, n_hidden)), rng.normal(size=(2, n_hidden)),
+              *[p.get_value() + rng.normal(size=p.get_value().shape) * 0.1 for p in params]]
+    return [x_t, h, c, *weights], weights, outputs, values
+
+
+def test_gate_gemm_merge_puts_gates_with_the_same_activation_side_by_side():
+    h = T.matrix("h")
+    Us = [T.tensor("float64", (4, 4), f"U{k}") for k in range(4)]
+    acts = [T.nnet.sigmoid, T.tanh, T.nnet.sigmoid, T.tanh]  # built interleaved
+    before = [act(T.dot(h, U) + 0.5) for act, U in zip(acts, Us)]
+    after = merge_sibling_dots(before, Us)
+    activations = []
+    for node in toposort(after):  # each gate's activation reads a slice of the merged product, via the sum
+        if getattr(node.op, "name", None) in ("sigmoid", "tanh"):
+            activations.append((slice_of(node.inputs[0].owner.inputs[0])[2], node.op.name))
+    assert [name for _, name in sorted(activations)] == ["sigmoid", "sigmoid", "tanh", "tanh"]
+    rng = np.random.default_rng(4)
+    same_numbers([h, *Us], before, after, [rng.normal(size=(2, 4)), *rng.normal(size=(4, 4, 4))])
+
+
+def test_group_invariant_terms_gathers_the_forget_bias():
+    inputs, weights, before, values = gate_graph()
+    merged = merge_sibling_dots(before, weights)
+    after = group_invariant_terms(merged, weights)
+    # the forget gate's "+ 1.0" now joins its bias: an add of two weights-only values
+    invariant_adds = [n for n in toposort(after) if getattr(n.op, "name", None) == "add"
+                      and all(v in weights or isinstance(v, Constant) for v in n.inputs)]
+    assert len(invariant_adds) == 1
+    assert group_invariant_terms(merged, roots=None)[0] is merged[0]  # nothing is invariant at the top level
+    same_numbers(inputs, before, after, values)
+
+
+def test_merge_sibling_slices_applies_each_activation_once():
+    inputs, weights, before, values = gate_graph()
+    merged = group_invariant_terms(merge_sibling_dots(before, weights), weights)
+    assert names(merged).count("sigmoid") == 3
+    after = merge_sibling_slices(merged, weights)
+    assert names(after).count("sigmoid") == 1 and names(after).count("tanh") == 2
+    wide = [n for n in toposort(after) if getattr(n.op, "name", None) == "sigmoid"][0]
+    assert wide.outputs[0].type.shape[-1] == 12  # i, f and o: 3 gates of 4 units
+    assert names(after).count("add") < names(merged).count("add")  # the gates' sums, and the biases joined
+    same_numbers(inputs, before, after, values)
+
+
+def test_merge_sibling_slices_needs_neighbours_and_known_bounds():
+    z = T.tensor("float64", (None, 8), "z")
+    gap = [T.tanh(z[:, 0:2]), T.tanh(z[:, 4:6])]  # not neighbours: each stays
+    assert names(merge_sibling_slices(gap)).count("tanh") == 2
+    k = T.lscalar("k")
+    symbolic = [T.exp(z[:, 0:k]), T.exp(z[:, k:8])]  # bounds unknown at compile time
+    assert names(merge_sibling_slices(symbolic)).count("exp") == 2
+    different = [T.tanh(z[:, 0:4]), T.exp(z[:, 4:8])]
+    assert len([n for n in names(merge_sibling_slices(different)) if n in ("tanh", "exp")]) == 2
+    before = [T.exp(z[:, 0:3]) * 2.0, T.exp(z[:, 3:8]) * 2.0]
+    after = merge_sibling_slices(before)
+    assert names(after).count("exp") == 1 and names(after).count("mul") == 1
+    same_numbers([z], before, after, [np.random.default_rng(7).normal(size=(3, 8))])
+
+
+def test_merge_summed_dots_leaves_the_input_projection_to_the_loop_rewrites():
+    x_t, h, W, U = T.matrix("x_t"), T.matrix("h"), T.matrix("W"), T.matrix("U")
+    before = [T.tanh(T.dot(x_t, W) + T.dot(h, U))]
+    assert names(merge_summed_dots(before, roots=[W, U])).count("dot") == 1
+    kept = merge_summed_dots(before, roots=[W, U], sequences=[x_t])
+    assert kept[0] is before[0]
+
+
+def test_accumulate_after_loop_saves_the_gates_once_and_computes_one_product():
+    cell = nn.LSTMCell(3, 4, seed=0)
+    x = T.tensor3("x")
+    out, _ = nn.rnn(cell, x)
+    cost = (out ** 2).mean()
+    outputs = [cost, *symrnn.grad(cost, list(cell.params.values()))]
+    after = optimize(outputs)
+    backward = sorted(loops(after), key=lambda n: n.op.info.name.startswith("grad_of"))[1]
+    saved = [v for v, label in zip(backward.op.inner_outputs[backward.op.info.n_states:], backward.op.info.labels[
+        backward.op.info.n_states:]) if label == "saved value"]
+    assert [v.type.shape[-1] for v in saved] == [16]  # [dA_i dA_f dA_o dA_c], not four (., 4) pieces
+    outer_dots = [n for n in toposort(after) if isinstance(n.op, Dot) and n.outputs[0].type.shape[-1] == 16
+                  and not any(isinstance(v.owner.op, Scan) for v in n.inputs if v.owner is not None)]
+    assert len(outer_dots) >= 2  # dW and dU: one product each for the four gates
+    f_fast = symrnn.function([x], outputs)
+    f_ref = symrnn.function([x], outputs, mode="reference")
+    value = np.random.default_rng(6).normal(size=(5, 2, 3))
+    for a, b in zip(f_fast(value), f_ref(value)):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
 def test_lstm_training_function_structure_after_fast_run():

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from symrnn.graph import Apply, Constant, Variable, clone_replace, toposort
 from symrnn.ops.elemwise import Elemwise
 from symrnn.ops.indexing import SYMBOLIC, Subtensor
+from symrnn.rewrite.engine import constant_key
 from symrnn.rewrite.gemm import _weights
 
 SliceOf = tuple[Variable, int, int, int]  # (source, axis, start, stop)
@@ -139,7 +140,7 @@ def _member_key(node: Apply, weights: set[int], weights_known: bool) -> tuple | 
             continue
         own = axis - (out.ndim - value.ndim)  # the input's axis that lines up with the sliced one
         if own < 0 or value.type.shape[own] == 1:
-            key.append(("same", id(value)))
+            key.append(("same", constant_key(value) if isinstance(value, Constant) else id(value)))
         elif value.type.shape[own] == stop - start and (id(value) in weights or isinstance(value, Constant)) \
                 and weights_known:
             key.append(("concat", value.dtype, value.ndim))
