@@ -714,7 +714,14 @@ def test_random_mixed_indices_match_numpy(items, ellipsis_at, static):
     except IndexError:
         return  # an index NumPy itself rejects (e.g. arrays that do not broadcast)
     x = T.tensor("float64", X3.shape if static else (None, None, None), name="x")
-    out = x[index]
+    try:
+        out = x[index]
+    except GraphShapeError as exc:  # the one index refused on purpose: '...' for no axis between arrays
+        assert "stands for no axis" in str(exc)
+        at = next(k for k, i in enumerate(index) if i is Ellipsis)
+        assert sum(1 for i in index if i is not None and i is not Ellipsis) == 3
+        assert any(isinstance(i, np.ndarray) for i in index[:at] + index[at + 1:])
+        return
     if static:
         assert out.type.shape == expected.shape
     check([x], out, [X3], expected)
@@ -828,3 +835,11 @@ def test_set_subtensor_gradient_blocks_the_overwritten_region():
         got_gx, got_gy = symrnn.function([x, y], [gx, gy], mode=mode)(M, np.zeros(5))
         np.testing.assert_array_equal(got_gx, expected_gx)
         np.testing.assert_array_equal(got_gy, np.full(5, 2.0))
+
+
+def test_an_empty_ellipsis_between_index_arrays_is_refused_not_misread():
+    x = T.tensor3("x")
+    with pytest.raises(GraphShapeError, match="stands for no axis"):
+        x[:, 0, ..., [0]]  # NumPy gives shape (1, 3) here, not (3, 1)
+    check([x], x[..., 0, [0]], [X3], X3[..., 0, [0]])  # the '...' stands for one axis: fine
+    check([x], x[:, 0, ..., 1], [X3], X3[:, 0, ..., 1])  # no arrays: fine

@@ -150,6 +150,19 @@ def test_filled_operands_become_broadcast_constants():
     same_numbers([x], before, after, [X])
 
 
+def test_filled_with_the_shape_of_a_related_value():
+    x, scale = T.matrix("x"), T.scalar("scale")
+    square = x ** 2  # the gradient of mean(x ** 2) fills 1/N in the shape of x ** 2, then multiplies by 2 * x
+    before = [T.alloc(scale, square.shape[0], square.shape[1]) * (2 * x)]
+    after = apply_local_rewrites(before, [elemwise_of_filled])
+    assert any(isinstance(n.op, Alloc) for n in toposort(before))
+    assert not any(isinstance(n.op, Alloc) for n in toposort(after))
+    same_numbers([x, scale], before, after, [X, 0.25])
+    other = T.matrix("other")  # the shape of an unrelated matrix is not the shape of x
+    kept = [T.alloc(scale, other.shape[0], other.shape[1]) * x]
+    assert apply_local_rewrites(kept, [elemwise_of_filled])[0] is kept[0]
+
+
 def test_stabilizing_rewrites_make_overflowing_expressions_finite():
     z = T.vector("z")
     p = 1 / (1 + T.exp(-z))

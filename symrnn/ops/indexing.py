@@ -58,6 +58,24 @@ def _int_entry(value: Any, inputs: list[Variable], x: Variable) -> Any:
     return SYMBOLIC
 
 
+def _is_array_item(item: Any) -> bool:
+    return isinstance(item, (list, tuple, np.ndarray)) and np.ndim(item) > 0 or (
+        isinstance(item, Variable) and item.ndim > 0)
+
+
+def _reject_empty_ellipsis_between_arrays(x: Variable, items: tuple[Any, ...]) -> None:
+    """An ``...`` that stands for no axis still separates advanced indices in NumPy (their dimensions then
+    go first); the spec has no room for it, so refuse instead of answering differently from NumPy."""
+    if not any(_is_array_item(i) for i in items):
+        return
+    at = next(k for k, i in enumerate(items) if i is Ellipsis)
+    advanced = [k for k, i in enumerate(items) if i is not None and i is not Ellipsis and not isinstance(i, slice)]
+    if any(k < at for k in advanced) and any(k > at for k in advanced):
+        raise op_error("getitem", [x], "an '...' that stands for no axis between integer-array indices is not "
+                                       "supported (NumPy moves the indexed dimensions to the front there); "
+                                       "leave out the '...'", GraphShapeError)
+
+
 def parse_index(x: Variable, index: Any) -> tuple[Spec, list[Variable]]:
     """Turn a Python index into a spec and the symbolic inputs it refers to."""
     items = index if isinstance(index, tuple) else (index,)
@@ -66,6 +84,8 @@ def parse_index(x: Variable, index: Any) -> tuple[Spec, list[Variable]]:
         raise op_error("getitem", [x], "an index can only have a single ellipsis ('...')")
     if consumed > x.ndim:
         raise op_error("getitem", [x], f"too many indices ({consumed}) for {x.ndim} dimension(s)", GraphShapeError)
+    if consumed == x.ndim and any(i is Ellipsis for i in items):
+        _reject_empty_ellipsis_between_arrays(x, items)
     spec: list[tuple[Any, ...]] = []
     inputs: list[Variable] = []
     for item in items:

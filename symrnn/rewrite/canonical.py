@@ -116,6 +116,17 @@ def merge_dimshuffles(node: Apply) -> Sequence[Variable] | None:
     return None
 
 
+def _shape_root(var: Variable) -> Variable:
+    """The variable whose shape ``var`` has by construction: through elementwise ops whose other operands
+    are scalars (``2 * x`` and ``x ** 2`` have the shape of ``x``)."""
+    while var.owner is not None and isinstance(var.owner.op, E.Elemwise):
+        full = [v for v in var.owner.inputs if v.ndim > 0]
+        if len(full) != 1 or full[0].ndim != var.ndim:
+            break
+        var = full[0]
+    return var
+
+
 def _alloc_of_shape_of(var: Variable, other: Variable) -> Variable | None:
     """If ``var`` is ``Alloc(value, *shape of other)``, return ``value``."""
     if var.owner is None or not isinstance(var.owner.op, Alloc):
@@ -128,7 +139,7 @@ def _alloc_of_shape_of(var: Variable, other: Variable) -> Variable | None:
         if isinstance(dim, Constant) and static is not None and int(dim.data) == static:
             continue
         if dim.owner is not None and isinstance(dim.owner.op, ShapeI) and dim.owner.op.i == k \
-                and dim.owner.inputs[0] is other:
+                and _shape_root(dim.owner.inputs[0]) is _shape_root(other):
             continue
         return None
     return value
