@@ -427,3 +427,46 @@ def test_fast_run_agrees_with_reference_on_random_loops(step_name, steps, backwa
     for a, b in zip(fast, ref):
         assert a.shape == b.shape and a.dtype == b.dtype
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+ACTIVATIONS = {"sigmoid": T.nnet.sigmoid, "tanh": T.tanh, "exp": lambda z: T.exp(-abs(z)), "id": lambda z: z}
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(sorted(ACTIVATIONS)), st.sampled_from([0.0, 1.0, -0.5]),
+                          st.booleans()), min_size=1, max_size=5),
+       st.integers(1, 4), st.integers(0, 2**31 - 1))
+def test_random_gated_cells_agree_with_reference(gates, steps, seed):
+    """Cells with random gates (activation, extra constant, bias or not) exercise the gate-GEMM merge,
+    the invariant grouping and the horizontal merges, forward and backward, against the reference."""
+    rng = np.random.default_rng(seed)
+    n_in, n_hidden = 3, 4
+    Ws = [symrnn.shared(rng.normal(size=(n_in, n_hidden)) * 0.5, name=f"W{k}", shape=(n_in, n_hidden))
+          for k in range(len(gates))]
+    Us = [symrnn.shared(rng.normal(size=(n_hidden, n_hidden)) * 0.5, name=f"U{k}", shape=(n_hidden, n_hidden))
+          for k in range(len(gates))]
+    bs = [symrnn.shared(rng.normal(size=n_hidden) * 0.1, name=f"b{k}", shape=(n_hidden,))
+          for k in range(len(gates))]
+
+    def step(x_t, h):
+        total = h * 0.5
+        for k, (activation, extra, biased) in enumerate(gates):
+            pre = T.dot(x_t, Ws[k]) + T.dot(h, Us[k])
+            if biased:
+                pre = pre + bs[k]
+            if extra:
+                pre = pre + extra
+            total = total + ACTIVATIONS[activation](pre) * (0.5 if k % 2 else -0.25)
+        return T.tanh(total)
+
+    x, h0 = T.tensor3("x"), T.matrix("h0")
+    hs, _ = symrnn.scan(step, sequences=x, outputs_info=h0)
+    cost = (hs ** 2).mean()
+    params = Ws + Us + [b for b, (_, _, biased) in zip(bs, gates) if biased]
+    outputs = [hs, cost, *symrnn.grad(cost, [*params, x])]
+    values = [rng.normal(size=(steps, 2, n_in)), rng.normal(size=(2, n_hidden))]
+    fast = symrnn.function([x, h0], outputs)(*values)
+    ref = symrnn.function([x, h0], outputs, mode="reference")(*values)
+    for a, b in zip(fast, ref):
+        assert a.shape == b.shape and a.dtype == b.dtype
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
