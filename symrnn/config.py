@@ -12,7 +12,11 @@ _ALLOWED = {
     "floatX": ("float64", "float32"),
     "mode": ("FAST_RUN", "FAST_COMPILE", "reference"),
     "device": ("cpu", "cuda"),  # where function() runs by default: NumPy, or CuPy on an NVIDIA GPU (docs/gpu.md)
+    # Theano's scan.allow_gc: False (the default) keeps each compiled function's loop buffers from one call to
+    # the next (no allocation, no fresh memory to touch); True frees them after every call
+    "allow_gc": (False, True),
 }
+_BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
 
 
 class Config:
@@ -29,10 +33,13 @@ class Config:
         object.__setattr__(self, "floatX", "float64")
         object.__setattr__(self, "mode", "FAST_RUN")
         object.__setattr__(self, "device", "cpu")
+        object.__setattr__(self, "allow_gc", False)
 
     def __setattr__(self, key: str, value: str) -> None:
         if key not in _ALLOWED:
             raise AttributeError(f"symrnn.config has no flag {key!r}; known flags: {sorted(_ALLOWED)}")
+        if isinstance(_ALLOWED[key][0], bool) and isinstance(value, str) and value.lower() in _BOOLEANS:
+            value = _BOOLEANS[value.lower()]  # from SYMRNN_FLAGS
         if value not in _ALLOWED[key]:
             raise ValueError(f"config.{key} must be one of {_ALLOWED[key]}, got {value!r}")
         object.__setattr__(self, key, value)

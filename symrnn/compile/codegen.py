@@ -61,6 +61,7 @@ class CodegenContext:
     profile: list[tuple[Apply, int]] | None = None  # when profiling: each timed node and its loop depth
     depth: int = 0  # how many loops enclose the nodes being emitted
     backend: Any = None  # [backend hook] a symrnn.compile.backends.Backend: binds constants, may emit nodes
+    kept: dict[int, int] = field(default_factory=dict)  # id(var) -> key of a buffer kept from call to call
     _bound: dict[int, str] = field(default_factory=dict)
     _temps: Any = field(default_factory=itertools.count)
 
@@ -85,6 +86,13 @@ class CodegenContext:
             data = var.data if self.backend is None else self.backend.constant(var.data)  # [backend hook]
             self.names[id(var)] = self.bind(data, "c")
         return self.names[id(var)]
+
+    def allocate(self, var: Variable, shape: str, dtype: str) -> str:
+        """Source that allocates an uninitialized array for ``var``: kept from call to call when ``var`` is
+        in :attr:`kept` (see :func:`kept_buffers`), else fresh."""
+        if id(var) in self.kept:
+            return f"_buffers.get({self.kept[id(var)]}, {shape}, {dtype!r})"
+        return f"xp.empty({shape}, dtype={dtype!r})"
 
     def emit_nodes(self, nodes: list[Apply]) -> list[tuple[str, Apply | None]]:
         """Source lines (each with the node it computes) for ``nodes``, in order, without indentation."""
@@ -123,6 +131,50 @@ class Generated:
     filename: str
     line_to_node: dict[int, Apply]
     profile: Any = None  # a symrnn.compile.profile.Profile when generated with profile=True
+    buffers: BufferCache | None = None  # the loops' buffers kept between calls
+
+
+class BufferCache:
+    """Arrays kept between calls of one compiled function, by key: a loop's buffers are allocated on the
+    first call and reused after, so that a call neither allocates them again nor touches fresh memory."""
+
+    def __init__(self, xp: Any) -> None:
+        self.xp = xp
+        self.arrays: dict[int, Any] = {}
+
+    def get(self, key: int, shape: tuple[int, ...], dtype: str) -> Any:
+        array = self.arrays.get(key)
+        if array is None or array.shape != shape or array.dtype != dtype:
+            array = self.arrays[key] = self.xp.empty(shape, dtype=dtype)
+        return array
+
+    @property
+    def nbytes(self) -> int:
+        return sum(int(a.nbytes) for a in self.arrays.values())
+
+
+def kept_buffers(nodes: list[Apply], outputs: list[Variable]) -> dict[int, int]:
+    """The loop outputs (of top-level scans) whose buffers can be kept from call to call: ``id -> key``.
+
+    A buffer can be kept when no value the function returns (outputs, update
+    values) can be a view of it.  Any op not known to produce a fresh array is
+    assumed to return a view of its inputs, so this errs on the side of
+    allocating.
+    """
+    from symrnn.ops.blas import Dot
+    from symrnn.ops.elemwise import Elemwise
+    from symrnn.ops.fused import FusedElemwise
+    from symrnn.ops.reduce import Reduce
+    from symrnn.ops.shape import Join
+    from symrnn.scan.op import Scan
+
+    fresh = (Dot, Elemwise, FusedElemwise, Reduce, Join, Scan)
+    escapes = {id(v) for v in outputs}
+    for node in reversed(nodes):
+        if not isinstance(node.op, fresh) and any(id(v) in escapes for v in node.outputs):
+            escapes.update(id(v) for v in node.inputs)
+    kept = [v for node in nodes if isinstance(node.op, Scan) for v in node.outputs if id(v) not in escapes]
+    return {id(v): key for key, v in enumerate(kept)}
 
 
 def _with_frees(ctx: CodegenContext, nodes: list[Apply], outputs: list[Variable]) -> list[tuple[str, Apply | None]]:
@@ -147,16 +199,21 @@ def _with_frees(ctx: CodegenContext, nodes: list[Apply], outputs: list[Variable]
 
 def generate(inputs: list[Variable], shared: list[SharedVariable], nodes: list[Apply],
              outputs: list[Variable], copy_outputs: list[bool], xp: Any = np,
-             fn_name: str = "compiled", profile: bool = False, backend: Any = None) -> Generated:
+             fn_name: str = "compiled", profile: bool = False, backend: Any = None,
+             keep_buffers: bool = True) -> Generated:
     """Emit and ``exec`` the Python source of a function computing ``outputs``.
 
     The function takes the inputs' values then the shared variables' values,
     and returns the list of output values.  With ``profile``, every node is
-    timed (``time.perf_counter``) and counted into a :class:`Profile`.
+    timed (``time.perf_counter``) and counted into a :class:`Profile`.  With
+    ``keep_buffers``, the loops' internal buffers are kept between calls
+    (:func:`kept_buffers`; ``Generated.buffers`` holds them).
     """
     if backend is not None:  # [backend hook] the backend's array module; it binds constants and may emit nodes
         xp = backend.xp
-    ctx = CodegenContext(namespace={"xp": xp, "np": np}, profile=[] if profile else None, backend=backend)
+    buffers = BufferCache(xp)
+    ctx = CodegenContext(namespace={"xp": xp, "np": np, "_buffers": buffers}, profile=[] if profile else None,
+                         backend=backend, kept=kept_buffers(nodes, outputs) if keep_buffers else {})
     header: list[str] = []
     for i, var in enumerate(inputs):
         ctx.names[id(var)] = f"in{i}"
@@ -193,4 +250,4 @@ def generate(inputs: list[Variable], shared: list[SharedVariable], nodes: list[A
 
         stats = Profile(ctx.profile)
         ctx.namespace.update(_clock=time.perf_counter, _seconds=stats.seconds, _calls=stats.calls)
-    return Generated(source, ctx.namespace[fn_name], filename, line_to_node, stats)
+    return Generated(source, ctx.namespace[fn_name], filename, line_to_node, stats, buffers)

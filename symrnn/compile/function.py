@@ -157,9 +157,16 @@ class Function:
             self._generated = codegen.generate(inputs, self._compiled_shared, self.nodes,
                                                self.compiled_outputs, copies,
                                                fn_name=codegen.safe_identifier(name or "compiled", 40),
-                                               profile=profile, backend=self.backend)
+                                               profile=profile, backend=self.backend,
+                                               keep_buffers=not config.allow_gc)
             self.source = self._generated.source
         self.profile = self._generated.profile if self._generated is not None else None
+
+    @property
+    def kept_bytes(self) -> int:
+        """Bytes of loop buffers this function keeps between calls (0 with ``config.allow_gc = True``)."""
+        buffers = self._generated.buffers if self._generated is not None else None
+        return buffers.nbytes if buffers is not None else 0
 
     # ---- calling
     def _filter_inputs(self, args: Sequence[Any], kwargs: dict[str, Any]) -> list[np.ndarray]:

@@ -244,7 +244,8 @@ class Scan(Op):
                 lines.append((f"{carried[j]} = {init}[0]", node))
                 continue
             rows = f"{info.n_init(j)}," if info.is_last_only(j) else f"{info.n_init(j)} + {n},"
-            lines += [(f"{buf} = xp.empty(({rows}) + {init}.shape[1:], dtype={node.outputs[j].dtype!r})", node),
+            alloc = ctx.allocate(node.outputs[j], f"({rows}) + {init}.shape[1:]", node.outputs[j].dtype)
+            lines += [(f"{buf} = {alloc}", node),
                       (f"{buf}[:{info.n_init(j)}] = {init}", node)]
         for k in range(info.n_nitsot):
             lines.append((f"{outputs[info.n_states + k]} = None", node))
@@ -278,9 +279,10 @@ class Scan(Op):
         for k in range(info.n_nitsot):
             trace, value = outputs[info.n_states + k], ctx.name_of(self.inner_outputs[info.n_states + k])
             what = ctx.bind(info.label(info.n_states + k), "what")
+            alloc = ctx.allocate(node.outputs[info.n_states + k], f"({n},) + xp.shape({value})",
+                                 node.outputs[info.n_states + k].dtype)
             body += [(f"if {trace} is None:", node),
-                     (f"    {trace} = xp.empty(({n},) + xp.shape({value}), "
-                      f"dtype={node.outputs[info.n_states + k].dtype!r})", node),
+                     (f"    {trace} = {alloc}", node),
                      (f"elif xp.shape({value}) != {trace}.shape[1:]:", node),
                      (f"    {check}({name_const}, {what}, {trace}, {value})", node),
                      (f"{trace}[{t}] = {value}", node)]

@@ -1,0 +1,103 @@
+"""Loop buffers kept between calls (``config.allow_gc = False``, the default): faster, and never visible.
+
+A kept buffer is overwritten by the next call, so a value the function returns
+(or stores in a shared variable) must never be one of them or a view of one.
+"""
+
+import numpy as np
+import pytest
+
+import symrnn
+import symrnn.tensor as T
+from symrnn import config, nn
+
+RNG = np.random.default_rng(0)
+
+
+def rnn(go_backwards=False):
+    W = symrnn.shared(RNG.normal(size=(3, 4)) * 0.5, name="W", shape=(3, 4))
+    U = symrnn.shared(RNG.normal(size=(4, 4)) * 0.5, name="U", shape=(4, 4))
+    x, h0 = T.tensor3("x"), T.matrix("h0")
+    hs, _ = symrnn.scan(lambda x_t, h: T.tanh(T.dot(x_t, W) + T.dot(h, U)), sequences=x, outputs_info=h0,
+                        go_backwards=go_backwards)
+    return x, h0, hs, W, U
+
+
+def values(seed):
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=(5, 2, 3)), rng.normal(size=(2, 4))]
+
+
+@pytest.mark.parametrize("view", [
+    lambda hs: hs,
+    lambda hs: hs[-1],
+    lambda hs: hs[::-1],
+    lambda hs: hs.dimshuffle(1, 0, 2),
+    lambda hs: hs.reshape((-1, 4)),
+    lambda hs: hs[1:].flatten(),
+])
+def test_a_returned_loop_output_is_never_overwritten_by_the_next_call(view):
+    x, h0, hs, _, _ = rnn()
+    f = symrnn.function([x, h0], view(hs))
+    first_values, second_values = values(1), values(2)
+    first = f(*first_values)
+    kept = np.array(first, copy=True)
+    second = f(*second_values)
+    np.testing.assert_array_equal(first, kept)  # the first result is still what it was
+    reference = symrnn.function([x, h0], view(hs), mode="reference")
+    np.testing.assert_allclose(second, reference(*second_values), rtol=1e-12)
+
+
+def test_an_update_from_a_loop_output_is_never_overwritten():
+    x, h0, hs, _, _ = rnn()
+    state = symrnn.shared(np.zeros((2, 4)), name="state")
+    f = symrnn.function([x, h0], hs.sum(), updates=[(state, hs[-1])])
+    first_values = values(3)
+    f(*first_values)
+    after_first = state.get_value().copy()
+    f(*values(4))
+    reference = symrnn.function([x, h0], hs[-1], mode="reference")
+    np.testing.assert_allclose(after_first, reference(*first_values), rtol=1e-12)
+    assert not np.shares_memory(after_first, state.get_value())
+
+
+def test_internal_buffers_are_kept_and_reused_correctly():
+    x, h0, hs, W, U = rnn(go_backwards=True)
+    cost = (hs ** 2).mean()
+    outputs = [cost, *symrnn.grad(cost, [W, U])]
+    f = symrnn.function([x, h0], outputs)
+    reference = symrnn.function([x, h0], outputs, mode="reference")
+    assert f.kept_bytes == 0  # nothing allocated yet
+    for seed in (5, 6, 5):
+        got = f(*values(seed))
+        for a, b in zip(got, reference(*values(seed))):
+            np.testing.assert_allclose(a, b, rtol=1e-10)
+    assert f.kept_bytes > 0
+    longer = [np.random.default_rng(7).normal(size=(9, 2, 3)), values(7)[1]]  # new shapes: new buffers
+    for a, b in zip(f(*longer), reference(*longer)):
+        np.testing.assert_allclose(a, b, rtol=1e-10)
+
+
+def test_allow_gc_frees_the_buffers():
+    cell = nn.LSTMCell(3, 4, seed=0)
+    x = T.tensor3("x")
+    out, _ = nn.rnn(cell, x)
+    cost = (out ** 2).mean()
+    outputs = [cost, *symrnn.grad(cost, list(cell.params.values()))]
+    config.allow_gc = True
+    try:
+        f = symrnn.function([x], outputs)
+    finally:
+        config.allow_gc = False
+    g = symrnn.function([x], outputs)
+    value = np.random.default_rng(8).normal(size=(5, 2, 3))
+    for a, b in zip(f(value), g(value)):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    assert f.kept_bytes == 0 and "_buffers.get" not in f.source
+    assert g.kept_bytes > 0 and "_buffers.get" in g.source
+
+
+def test_allow_gc_flag_is_validated():
+    with pytest.raises(ValueError, match="allow_gc"):
+        config.allow_gc = "sometimes"
+    assert config.allow_gc is False
