@@ -470,3 +470,17 @@ def test_random_gated_cells_agree_with_reference(gates, steps, seed):
     for a, b in zip(fast, ref):
         assert a.shape == b.shape and a.dtype == b.dtype
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_a_stacked_lstm_runs_each_forward_loop_once():
+    from symrnn.nn.optimizers import adam
+
+    cells = [nn.LSTMCell(3 if k == 0 else 4, 4, seed=k, name=f"layer{k}") for k in range(3)]
+    cell = nn.MultiRNNCell(cells)
+    x = T.tensor3("x")
+    out, _ = nn.rnn(cell, x)
+    cost = (out ** 2).mean()
+    f = symrnn.function([x], cost, updates=adam(cost, cell.params))
+    names_of_loops = sorted(n.op.info.name for n in f.nodes if isinstance(n.op, Scan))
+    # the gradient's forward loops (which save values) serve the loss too: one forward loop per layer
+    assert names_of_loops == sorted([*(f"layer{k}" for k in range(3)), *(f"grad_of_layer{k}" for k in range(3))])

@@ -20,14 +20,16 @@ def optimize_scan_body(node: Apply) -> Sequence[Variable] | None:
     op = node.op
     if not isinstance(op, Scan) or getattr(op, "optimized", False):
         return None
-    slices = op.inner_slices()
-    inner = optimize(op.inner_outputs, roots=op.inner_inputs[slices["nonseqs"]],
-                     sequences=op.inner_inputs[slices["seqs"]])
-    if all(a is b for a, b in zip(inner, op.inner_outputs)):
-        op.optimized = True
-        return None
-    new_op = Scan(op.info, op.inner_inputs, inner)
-    new_op.optimized = True
+    new_op = getattr(op, "optimized_as", None)  # the same loop reached again, on other inputs: done once
+    if new_op is None:
+        slices = op.inner_slices()
+        inner = optimize(op.inner_outputs, roots=op.inner_inputs[slices["nonseqs"]],
+                         sequences=op.inner_inputs[slices["seqs"]])
+        if all(a is b for a, b in zip(inner, op.inner_outputs)):
+            op.optimized = True
+            return None
+        new_op = op.optimized_as = Scan(op.info, op.inner_inputs, inner)
+        new_op.optimized = True
     new_node = new_op.make_node(*node.inputs)
     new_node.trace = node.trace
     return new_node.outputs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from symrnn.graph import Apply, Variable, clone_replace, toposort
+from symrnn.rewrite.engine import merge
 from symrnn.scan.op import Scan
 
 
@@ -44,4 +45,6 @@ def merge_augmented_scans(outputs: list[Variable]) -> list[Variable]:
                         replace.update(_corresponding(original, node))
         if not replace:
             return outputs
-        outputs = clone_replace(outputs, replace)
+        # merge (CSE) so that a deeper layer's two loops, now fed by the same upstream loop through equal
+        # slicing, see identical inputs in the next round
+        outputs = merge(clone_replace(outputs, replace))
