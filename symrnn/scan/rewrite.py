@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from symrnn.graph import Apply, Variable, clone_replace, toposort
-from symrnn.rewrite.engine import merge
+from symrnn.graph import Apply, Variable, toposort
+from symrnn.rewrite.engine import merge, rebuild
 from symrnn.scan.op import Scan
 
 
@@ -21,30 +21,36 @@ def _corresponding(original: Apply, augmented: Apply) -> list[tuple[Variable, Va
 def merge_augmented_scans(outputs: list[Variable]) -> list[Variable]:
     """Use the gradient's forward scan (which also saves per-step values) for the plain forward outputs too.
 
-    ``grad`` replaces a scan by a copy with extra outputs; without this rewrite a
-    training function would run the forward loop twice.  Nodes of the same Scan
-    op on the same inputs (two ``grad`` calls on one scan) are merged first.
+    ``grad`` replaces a scan by a copy with extra outputs, built on the same
+    inputs; without this rewrite a training function would run the forward
+    loop twice.  One bottom-up pass: where the plain loop stands, the copy is
+    built on the plain loop's (already rewritten) inputs, so a stack of layers
+    is merged at once, each layer's copy reading the layer below's copy.
+    Nodes of the same Scan op on the same inputs (two ``grad`` calls on one
+    scan) are merged first, by ``merge``.
     """
-    while True:
-        nodes = toposort(outputs)
-        replace = {}
-        first: dict[tuple[int, ...], Apply] = {}
-        for node in nodes:
-            if isinstance(node.op, Scan):
-                twin = first.setdefault((id(node.op), *map(id, node.inputs)), node)
-                if twin is not node:
-                    replace.update(zip(node.outputs, twin.outputs))
-        if not replace:
-            by_op: dict[int, list[Apply]] = {}
-            for node in first.values():
-                by_op.setdefault(id(node.op), []).append(node)
-            for node in first.values():
-                base = node.op.base
-                for original in by_op.get(id(base), []) if base is not None else []:
-                    if all(a is b for a, b in zip(original.inputs, node.inputs)):
-                        replace.update(_corresponding(original, node))
-        if not replace:
-            return outputs
-        # merge (CSE) so that a deeper layer's two loops, now fed by the same upstream loop through equal
-        # slicing, see identical inputs in the next round
-        outputs = merge(clone_replace(outputs, replace))
+    outputs = merge(outputs)
+    nodes = toposort(outputs)
+    augmented: dict[int, list[Apply]] = {}  # id(plain op) -> nodes of its copies
+    for node in nodes:
+        if isinstance(node.op, Scan) and node.op.base is not None:
+            augmented.setdefault(id(node.op.base), []).append(node)
+    if not augmented:
+        return outputs
+    built: dict[int, Apply] = {}  # id(copy node as it was) -> the copy as rebuilt
+
+    def on_node(current: Apply, original: Apply) -> list[Variable] | None:
+        if not isinstance(current.op, Scan):
+            return None
+        if current.op.base is not None:
+            made = built.setdefault(id(original), current)  # made already where its plain loop stood?
+            return None if made is current else made.outputs
+        for copy in augmented.get(id(original.op), []):
+            if all(a is b for a, b in zip(copy.inputs, original.inputs)):
+                if id(copy) not in built:
+                    built[id(copy)] = copy.op.make_node(*current.inputs)
+                    built[id(copy)].trace = copy.trace
+                return [new for _, new in _corresponding(current, built[id(copy)])]
+        return None
+
+    return rebuild(outputs, on_node, with_original=True)
