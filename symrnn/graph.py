@@ -11,9 +11,10 @@ steps must not hit Python's recursion limit.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,8 @@ def user_line() -> str:
 
     This is how graph-building errors point at the user's code.
     """
+    if _fixed_lines:
+        return _fixed_lines[-1]
     frame = sys._getframe(1)
     outermost = None
     while frame is not None:
@@ -48,6 +51,18 @@ def user_line() -> str:
 
 
 _inside_symrnn: dict[str, bool] = {}
+_fixed_lines: list[str] = []
+
+
+@contextlib.contextmanager
+def fixed_user_line() -> Iterator[None]:
+    """Within this block :func:`user_line` answers the line it would answer at its start, without walking
+    the stack: compiling builds thousands of nodes, all from the user's one ``function()`` call."""
+    _fixed_lines.append(user_line())
+    try:
+        yield
+    finally:
+        _fixed_lines.pop()
 
 
 def _is_launcher(filename: str) -> bool:

@@ -21,6 +21,7 @@ from symrnn.graph import (
     Variable,
     clone_replace,
     describe,
+    fixed_user_line,
     graph_inputs,
     toposort,
     user_line,
@@ -140,27 +141,33 @@ class Function:
         self.nodes: list[Apply] = self.reference_nodes  # what runs: the rewritten graph when compiled
         self._compiled_shared: list[SharedVariable] = self.shared
         if mode != "reference":
-            if mode in ("FAST_RUN", "DebugMode"):
-                from symrnn.rewrite import optimize
-
-                self.compiled_outputs = optimize(all_outputs)
-                self.nodes = toposort(self.compiled_outputs)
-                self._compiled_shared = shared_of(self.compiled_outputs)
-            leaves = {id(v) for v in inputs} | {id(v) for v in self._compiled_shared}
-            # Copy an output that is (a view of) an input, a shared value, a constant or another output,
-            # so that callers never receive two arrays sharing memory, nor our own storage.
-            copies, claimed = [], set()
-            for var in self.compiled_outputs:
-                root = _root_of_view(var)
-                copies.append(id(root) in leaves or isinstance(root, Constant) or id(root) in claimed)
-                claimed.add(id(root))
-            self._generated = codegen.generate(inputs, self._compiled_shared, self.nodes,
-                                               self.compiled_outputs, copies,
-                                               fn_name=codegen.safe_identifier(name or "compiled", 40),
-                                               profile=profile, backend=self.backend,
-                                               keep_buffers=not config.allow_gc)
-            self.source = self._generated.source
+            with fixed_user_line():  # every node the rewrites make comes from this function() call
+                self._compile(inputs, all_outputs, shared_of, mode, name, profile)
         self.profile = self._generated.profile if self._generated is not None else None
+
+    def _compile(self, inputs: list[Variable], all_outputs: list[Variable], shared_of: Any, mode: str,
+                 name: str | None, profile: bool) -> None:
+        """Rewrite the graph (FAST_RUN, DebugMode) and generate its code."""
+        if mode in ("FAST_RUN", "DebugMode"):
+            from symrnn.rewrite import optimize
+
+            self.compiled_outputs = optimize(all_outputs)
+            self.nodes = toposort(self.compiled_outputs)
+            self._compiled_shared = shared_of(self.compiled_outputs)
+        leaves = {id(v) for v in inputs} | {id(v) for v in self._compiled_shared}
+        # Copy an output that is (a view of) an input, a shared value, a constant or another output,
+        # so that callers never receive two arrays sharing memory, nor our own storage.
+        copies, claimed = [], set()
+        for var in self.compiled_outputs:
+            root = _root_of_view(var)
+            copies.append(id(root) in leaves or isinstance(root, Constant) or id(root) in claimed)
+            claimed.add(id(root))
+        self._generated = codegen.generate(inputs, self._compiled_shared, self.nodes,
+                                           self.compiled_outputs, copies,
+                                           fn_name=codegen.safe_identifier(name or "compiled", 40),
+                                           profile=profile, backend=self.backend,
+                                           keep_buffers=not config.allow_gc)
+        self.source = self._generated.source
 
     @property
     def kept_bytes(self) -> int:
