@@ -93,3 +93,24 @@ def assert_user_error(info: pytest.ExceptionInfo, *words: str) -> str:
 
 def rng(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)
+
+
+def lstm_training_graph(n_in: int = 3, n_hidden: int = 4) -> tuple[Any, list[Any]]:
+    """``(x, [cost, *gradients])`` for one LSTM layer over ``x`` (time-major), cost ``mean(h ** 2)``."""
+    from symrnn import nn
+    from symrnn import tensor as T
+
+    cell = nn.LSTMCell(n_in, n_hidden, seed=0)
+    x = T.tensor3("x")
+    out, _ = nn.rnn(cell, x)
+    cost = (out ** 2).mean()
+    return x, [cost, *symrnn.grad(cost, list(cell.params.values()))]
+
+
+def assert_fast_run_matches_reference(inputs: Sequence[Any], outputs: Sequence[Any], values: Sequence[Any],
+                                      rtol: float = 1e-10, atol: float = 1e-12) -> None:
+    """The compiled (FAST_RUN) function gives the reference interpreter's results."""
+    fast = symrnn.function(list(inputs), list(outputs))(*values)
+    reference = symrnn.function(list(inputs), list(outputs), mode="reference")(*values)
+    for got, want in zip(fast, reference):
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)

@@ -6,10 +6,11 @@ A kept buffer is overwritten by the next call, so a value the function returns
 
 import numpy as np
 import pytest
+from helpers import lstm_training_graph
 
 import symrnn
 import symrnn.tensor as T
-from symrnn import config, nn
+from symrnn import config
 
 RNG = np.random.default_rng(0)
 
@@ -79,11 +80,7 @@ def test_internal_buffers_are_kept_and_reused_correctly():
 
 
 def test_allow_gc_frees_the_buffers():
-    cell = nn.LSTMCell(3, 4, seed=0)
-    x = T.tensor3("x")
-    out, _ = nn.rnn(cell, x)
-    cost = (out ** 2).mean()
-    outputs = [cost, *symrnn.grad(cost, list(cell.params.values()))]
+    x, outputs = lstm_training_graph()
     config.allow_gc = True
     try:
         f = symrnn.function([x], outputs)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from helpers import assert_fast_run_matches_reference, lstm_training_graph
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -354,11 +355,7 @@ def test_merge_summed_dots_leaves_the_input_projection_to_the_loop_rewrites():
 
 
 def test_accumulate_after_loop_saves_the_gates_once_and_computes_one_product():
-    cell = nn.LSTMCell(3, 4, seed=0)
-    x = T.tensor3("x")
-    out, _ = nn.rnn(cell, x)
-    cost = (out ** 2).mean()
-    outputs = [cost, *symrnn.grad(cost, list(cell.params.values()))]
+    x, outputs = lstm_training_graph()
     after = optimize(outputs)
     backward = sorted(loops(after), key=lambda n: n.op.info.name.startswith("grad_of"))[1]
     saved = [v for v, label in zip(backward.op.inner_outputs[backward.op.info.n_states:], backward.op.info.labels[
@@ -367,28 +364,16 @@ def test_accumulate_after_loop_saves_the_gates_once_and_computes_one_product():
     outer_dots = [n for n in toposort(after) if isinstance(n.op, Dot) and n.outputs[0].type.shape[-1] == 16
                   and not any(isinstance(v.owner.op, Scan) for v in n.inputs if v.owner is not None)]
     assert len(outer_dots) >= 2  # dW and dU: one product each for the four gates
-    f_fast = symrnn.function([x], outputs)
-    f_ref = symrnn.function([x], outputs, mode="reference")
-    value = np.random.default_rng(6).normal(size=(5, 2, 3))
-    for a, b in zip(f_fast(value), f_ref(value)):
-        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    assert_fast_run_matches_reference([x], outputs, [np.random.default_rng(6).normal(size=(5, 2, 3))])
 
 
 def test_lstm_training_function_structure_after_fast_run():
-    cell = nn.LSTMCell(3, 4, seed=0)
-    x = T.tensor3("x")
-    out, _ = nn.rnn(cell, x)
-    cost = (out ** 2).mean()
-    outputs = [cost, *symrnn.grad(cost, list(cell.params.values()))]
+    x, outputs = lstm_training_graph()
     after = optimize(outputs)
     forward, backward = sorted(loops(after), key=lambda n: n.op.info.name.startswith("grad_of"))
     assert inner_ops(forward).count("dot") == 1  # one fused 4-gate product per step
     assert inner_ops(backward).count("dot") == 1  # dA·Uᵀ per step; weight gradients after the loop
-    f_fast = symrnn.function([x], outputs)
-    f_ref = symrnn.function([x], outputs, mode="reference")
-    value = np.random.default_rng(6).normal(size=(5, 2, 3))
-    for a, b in zip(f_fast(value), f_ref(value)):
-        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    assert_fast_run_matches_reference([x], outputs, [np.random.default_rng(6).normal(size=(5, 2, 3))])
 
 
 def test_fast_compile_runs_no_rewrites():
