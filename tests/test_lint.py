@@ -65,14 +65,18 @@ def test_correct_cells_pass(make) -> None:
         assert lint.check(make()) == []
 
 
-def test_buggy_lstm_is_flagged_inside_rnn_and_a_training_function() -> None:
-    cell = SharedPreactLSTMCell(3, 4, seed=0)
+def sgd_training(cell):
+    """``(outputs, cost, f)``: ``cell`` over a sequence, and a compiled SGD step on its last output's sum."""
     x = T.tensor3("x")
     outputs, _ = nn.rnn(cell, x)
     cost = outputs[-1].sum()
     params = list(cell.params.values())
     grads = symrnn.grad(cost, params)
-    f = symrnn.function([x], cost, updates=[(p, p - 0.1 * g) for p, g in zip(params, grads)])
+    return outputs, cost, symrnn.function([x], cost, updates=[(p, p - 0.1 * g) for p, g in zip(params, grads)])
+
+
+def test_buggy_lstm_is_flagged_inside_rnn_and_a_training_function() -> None:
+    outputs, cost, f = sgd_training(SharedPreactLSTMCell(3, 4, seed=0))
     for model in (outputs, [outputs, cost], f):
         found = lint.check(model, warn=False)
         assert codes(found) == ["gate-sharing"], found
@@ -101,13 +105,7 @@ def test_a_gru_whose_reset_gate_is_its_update_gate_is_flagged() -> None:
 
 
 def test_correct_lstm_training_function_passes() -> None:
-    cell = nn.LSTMCell(3, 4, seed=0)
-    x = T.tensor3("x")
-    outputs, _ = nn.rnn(cell, x)
-    cost = outputs[-1].sum()
-    params = list(cell.params.values())
-    grads = symrnn.grad(cost, params)
-    f = symrnn.function([x], cost, updates=[(p, p - 0.1 * g) for p, g in zip(params, grads)])
+    _, _, f = sgd_training(nn.LSTMCell(3, 4, seed=0))
     assert lint.check(f, warn=False) == []
 
 
