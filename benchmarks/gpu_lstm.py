@@ -19,11 +19,13 @@ of cuDNN at H=1024.  Without a GPU it says so and exits with status 1.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import statistics
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,11 +34,15 @@ import symrnn
 import symrnn.tensor as T
 from symrnn import nn
 from symrnn.compile.backends import BackendUnavailable, get_backend
-from symrnn.nn.interop import export_torch_weights
 from symrnn.rewrite import optimize
 from symrnn.rewrite.fusion import fuse_elementwise
 
-B, T_STEPS, DTYPE = 64, 100, "float32"
+# the CPU benchmark (benchmarks/lstm.py), for its PyTorch LSTM and training step
+_spec = importlib.util.spec_from_file_location("lstm_benchmark", Path(__file__).resolve().parent / "lstm.py")
+cpu_benchmark = sys.modules[_spec.name] = importlib.util.module_from_spec(_spec)  # dataclasses look it up
+_spec.loader.exec_module(cpu_benchmark)
+
+B, T_STEPS, DTYPE = 64, 100, cpu_benchmark.DTYPE
 
 
 def lstm_graph(n: int) -> tuple[Any, Any, Any, list[Any]]:
@@ -71,23 +77,8 @@ def torch_step(cell: Any, x_value: np.ndarray) -> Callable[[], Any] | None:
     if not torch.cuda.is_available():
         return None
     torch.backends.cudnn.enabled = True
-    lstm = torch.nn.LSTM(cell.input_size, cell.num_units).cuda()
-    with torch.no_grad():
-        for key, value in export_torch_weights(cell).items():
-            getattr(lstm, key).copy_(torch.from_numpy(np.ascontiguousarray(value, DTYPE)))
-    x = torch.from_numpy(x_value).cuda()
-    weights = list(lstm.parameters())
-
-    def train() -> Any:
-        for w in weights:
-            w.grad = None
-        out, _ = lstm(x)
-        loss = out.pow(2).mean()
-        loss.backward()
-        torch.cuda.synchronize()
-        return loss
-
-    return train
+    lstm = cpu_benchmark.torch_lstm(cell, "cuda")
+    return cpu_benchmark.torch_train_step(lstm, torch.from_numpy(x_value).cuda(), torch.cuda.synchronize)
 
 
 def median_ms(fn: Callable[[], Any], repeats: int, warmup: int = 2) -> float:

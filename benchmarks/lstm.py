@@ -173,20 +173,21 @@ def make_numpy(params: dict[str, np.ndarray], x_value: np.ndarray) -> Impl:
     return Impl("numpy", "numpy (hand-written)", fwd, train, train)
 
 
-def make_torch(cell: nn.LSTMCell, x_value: np.ndarray) -> Impl:
+def torch_lstm(cell: nn.LSTMCell, device: str = "cpu") -> Any:
+    """PyTorch's ``nn.LSTM`` (time-major, like symrnn) on ``device``, with ``cell``'s weights."""
     import torch
 
-    lstm = torch.nn.LSTM(cell.input_size, cell.num_units)  # time-major, like symrnn
+    lstm = torch.nn.LSTM(cell.input_size, cell.num_units).to(device)
     with torch.no_grad():
         for key, value in export_torch_weights(cell).items():
             getattr(lstm, key).copy_(torch.from_numpy(np.ascontiguousarray(value, DTYPE)))
-    weights = list(lstm.parameters())
-    x = torch.from_numpy(x_value)
+    return lstm
 
-    def fwd() -> Any:
-        with torch.no_grad():
-            out, _ = lstm(x)
-            return out.pow(2).mean()
+
+def torch_train_step(lstm: Any, x: Any, sync: Callable[[], Any] = lambda: None) -> Callable[[], Any]:
+    """One training step of ``lstm`` on ``x``: loss ``mean(h ** 2)`` and every weight's gradient; ``sync``
+    waits for the device (CUDA runs asynchronously)."""
+    weights = list(lstm.parameters())
 
     def train() -> Any:
         for w in weights:
@@ -194,7 +195,24 @@ def make_torch(cell: nn.LSTMCell, x_value: np.ndarray) -> Impl:
         out, _ = lstm(x)
         loss = out.pow(2).mean()
         loss.backward()
+        sync()
         return loss
+
+    return train
+
+
+def make_torch(cell: nn.LSTMCell, x_value: np.ndarray) -> Impl:
+    import torch
+
+    lstm = torch_lstm(cell)
+    x = torch.from_numpy(x_value)
+
+    def fwd() -> Any:
+        with torch.no_grad():
+            out, _ = lstm(x)
+            return out.pow(2).mean()
+
+    train = torch_train_step(lstm, x)
 
     def result() -> tuple[float, dict[str, np.ndarray]]:
         loss = train().item()
