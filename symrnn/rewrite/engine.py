@@ -48,6 +48,23 @@ def rebuild(outputs: Sequence[Variable], on_node: Callable[..., Sequence[Variabl
     return [memo.get(id(v), v) for v in outputs]
 
 
+def consumers(nodes: Sequence[Apply]) -> dict[int, list[Apply]]:
+    """``id(variable) -> the nodes among nodes that read it`` (once per input position)."""
+    readers: dict[int, list[Apply]] = {}
+    for node in nodes:
+        for var in node.inputs:
+            readers.setdefault(id(var), []).append(node)
+    return readers
+
+
+def use_counts(nodes: Sequence[Apply], outputs: Sequence[Variable]) -> dict[int, int]:
+    """``id(variable) -> how many times it is read``: by ``nodes``, and once more for each of ``outputs``."""
+    counts = {key: len(readers) for key, readers in consumers(nodes).items()}
+    for var in outputs:
+        counts[id(var)] = counts.get(id(var), 0) + 1
+    return counts
+
+
 def apply_local_rewrites(outputs: Sequence[Variable], rewrites: Sequence[LocalRewrite],
                          max_passes: int = 8) -> list[Variable]:
     """Apply ``rewrites`` over the graph until no rewrite fires (or ``max_passes`` passes)."""

@@ -32,7 +32,7 @@ import numpy as np
 from symrnn.graph import Apply, Constant, Variable, toposort
 from symrnn.ops.elemwise import Elemwise
 from symrnn.ops.fused import FusedElemwise
-from symrnn.rewrite.engine import rebuild
+from symrnn.rewrite.engine import consumers, rebuild
 
 
 def _pattern(var: Variable) -> tuple[bool, ...]:
@@ -81,10 +81,7 @@ def fuse_elementwise(outputs: Sequence[Variable], roots: Sequence[Variable] | No
         outputs = _fuse_scan_bodies(outputs, min_group)
     nodes = toposort(outputs)
     position = {id(n): i for i, n in enumerate(nodes)}
-    clients: dict[int, list[Apply]] = {}
-    for node in nodes:
-        for v in node.inputs:
-            clients.setdefault(id(v), []).append(node)
+    clients = consumers(nodes)
     is_output = {id(v) for v in outputs}
     assigned: set[int] = set()
     groups: dict[int, list[Apply]] = {}  # root node id -> its members, in topological order

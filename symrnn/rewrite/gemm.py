@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from symrnn.graph import Apply, Constant, Variable, clone_replace, toposort
 from symrnn.ops.blas import Dot
 from symrnn.ops.elemwise import Elemwise
+from symrnn.rewrite.engine import consumers, use_counts
 
 
 def _weights(nodes: list[Apply], roots: Sequence[Variable] | None) -> set[int]:
@@ -29,18 +30,10 @@ def _weights(nodes: list[Apply], roots: Sequence[Variable] | None) -> set[int]:
     return weights
 
 
-def _consumers(nodes: list[Apply]) -> dict[int, list[Apply]]:
-    consumers: dict[int, list[Apply]] = {}
-    for node in nodes:
-        for v in node.inputs:
-            consumers.setdefault(id(v), []).append(node)
-    return consumers
-
-
-def _activation(var: Variable, consumers: dict[int, list[Apply]], max_hops: int = 8) -> str:
+def _activation(var: Variable, readers: dict[int, list[Apply]], max_hops: int = 8) -> str:
     """The first elementwise op after the sums that ``var`` (a gate's product) flows through: its activation."""
     for _ in range(max_hops):
-        users = consumers.get(id(var), [])
+        users = readers.get(id(var), [])
         if len(users) != 1 or not isinstance(users[0].op, Elemwise):
             return ""
         if users[0].op.name not in ("add", "sub"):
@@ -78,13 +71,13 @@ def merge_sibling_dots(outputs: Sequence[Variable], roots: Sequence[Variable] | 
             left, right = node.inputs
             groups.setdefault((id(left), right.dtype, right.type.shape[0]), []).append(node)
     plan: dict[int, Variable] = {}
-    consumers = _consumers(nodes)
+    readers = consumers(nodes)
     for members in groups.values():
         members = list({id(n.inputs[1]): n for n in members}.values())  # one product per distinct weight
         if len(members) < min_group:
             continue
         # gates with the same activation side by side, so that merge_sibling_slices can apply it once
-        members.sort(key=lambda n: _activation(n.outputs[0], consumers))
+        members.sort(key=lambda n: _activation(n.outputs[0], readers))
         left = members[0].inputs[0]
         rights = [n.inputs[1] for n in members]
         merged = Dot()(left, concatenate(rights, axis=1))
@@ -125,12 +118,7 @@ def merge_summed_dots(outputs: Sequence[Variable], roots: Sequence[Variable] | N
     nodes = toposort(outputs)
     weights = _weights(nodes, roots)
     batched = _weights(nodes, [*sequences, *roots]) if sequences and roots is not None else set()
-    uses: dict[int, int] = {}
-    for node in nodes:
-        for v in node.inputs:
-            uses[id(v)] = uses.get(id(v), 0) + 1
-    for v in outputs:
-        uses[id(v)] = uses.get(id(v), 0) + 1
+    uses = use_counts(nodes, outputs)
 
     def is_add(var: Variable) -> bool:
         return var.owner is not None and getattr(var.owner.op, "name", None) == "add"

@@ -28,7 +28,7 @@ from symrnn.ops.elemwise import Elemwise
 from symrnn.ops.random import RandomDraw
 from symrnn.ops.reduce import Reduce
 from symrnn.ops.shape import DimShuffle
-from symrnn.rewrite.engine import rebuild
+from symrnn.rewrite.engine import rebuild, use_counts
 from symrnn.scan.op import Scan, ScanInfo
 
 
@@ -310,12 +310,7 @@ def accumulate_after_loop(node: Apply) -> Sequence[Variable] | None:
         return None
     loop = Loop.of(node)
     body = toposort(loop.inner_outputs(), stop_at=loop.placeholders())
-    uses: dict[int, int] = {}
-    for inner_node in body:
-        for var in inner_node.inputs:
-            uses[id(var)] = uses.get(id(var), 0) + 1
-    for var in loop.inner_outputs():
-        uses[id(var)] = uses.get(id(var), 0) + 1
+    uses = use_counts(body, loop.inner_outputs())
     plans = []
     for j, state in enumerate(loop.states):
         term = _accumulated_term(state, uses)
@@ -370,22 +365,24 @@ def accumulate_after_loop(node: Apply) -> Sequence[Variable] | None:
     def flat(v: Variable) -> Variable:
         return reshape(v, (-1, shape_i(v, v.ndim - 1)))
 
-    totals: dict[tuple, Variable] = {}  # one product (or sum) per distinct operands; pieces take columns
+    def key_of(slot: tuple) -> tuple:
+        return ("seq", id(slot[1])) if slot[0] == "seq" else slot
+
+    # One product (or sum) per distinct operands: the last operand is taken whole, and the pieces of it that
+    # the plans name are columns of the result.
+    totals: dict[tuple, Variable] = {}
     trace_of = {}
     for (j, kind, _), slots in zip(plans, traces):
         init = node.inputs[node.op.outer_slices()["inits"]][j]
-        last = slots[-1]
-        key = (kind, *[(s[0], id(s[1])) if s[0] == "seq" else s[:2] for s in slots])
+        *first, last = slots
+        key = (kind, *map(key_of, first), key_of(last)[:2])
         if key not in totals:
             if kind == "outer":
-                u, v = (whole(s) if s is last else _cut_last(whole(s), s) for s in slots)
-                totals[key] = dot(flat(u).T, flat(v))
+                (u_slot,) = first
+                totals[key] = dot(flat(_piece(whole(u_slot), u_slot)).T, flat(whole(last)))
             else:
                 totals[key] = whole(last).sum(axis=(0, 1))
-        total = totals[key]
-        if last[0] == "piece":
-            total = total[(slice(None),) * (total.ndim - 1) + (slice(last[2], last[3]),)]
-        total = init[0] + total
+        total = init[0] + _piece(totals[key], last)
         trace_of[j] = total.dimshuffle("x", *range(total.ndim))
     outputs = []
     for j in range(len(node.op.info.state_taps)):
@@ -395,11 +392,11 @@ def accumulate_after_loop(node: Apply) -> Sequence[Variable] | None:
     return outputs
 
 
-def _cut_last(full: Variable, slot: tuple) -> Variable:
-    """The piece a slot names, taken from the whole saved array (``full`` itself unless a piece)."""
-    if slot[0] != "piece":
-        return full
-    return full[(slice(None),) * (full.ndim - 1) + (slice(slot[2], slot[3]),)]
+def _piece(full: Variable, slot: tuple) -> Variable:
+    """The columns a ``("piece", _, start, stop)`` slot names, out of ``full``; ``full`` for any other slot."""
+    from symrnn.rewrite.slices import cut
+
+    return cut(full, full.ndim - 1, slot[2], slot[3]) if slot[0] == "piece" else full
 
 
 def _join_pieces(body: list[Apply]) -> dict[int, tuple[Variable, int, int]]:

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from symrnn.graph import Apply, Constant, Variable, clone_replace, toposort
 from symrnn.ops.elemwise import Elemwise
 from symrnn.ops.indexing import SYMBOLIC, Subtensor
-from symrnn.rewrite.engine import constant_key
+from symrnn.rewrite.engine import constant_key, use_counts
 from symrnn.rewrite.gemm import _weights
 
 SliceOf = tuple[Variable, int, int, int]  # (source, axis, start, stop)
@@ -77,8 +77,16 @@ def slice_of(var: Variable) -> SliceOf | None:
     return found
 
 
-def _cut(var: Variable, axis: int, start: int, stop: int) -> Variable:
-    """``var[..., start:stop]`` along ``axis`` (``var`` itself when that is all of it)."""
+def cut(var: Variable, axis: int, start: int, stop: int) -> Variable:
+    """``var[..., start:stop]`` along ``axis`` (``var`` itself when that is all of it).
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> z = T.tensor("float32", (None, 8))
+        >>> cut(z, 1, 2, 6).type.shape, cut(z, 1, 0, 8) is z
+        ((None, 4), True)
+    """
     if start == 0 and var.type.shape[axis] == stop:
         return var
     return var[(slice(None),) * axis + (slice(start, stop),)]
@@ -170,7 +178,7 @@ def _merge_round(outputs: list[Variable], roots: Sequence[Variable] | None) -> d
             for k, (kind, *_) in enumerate(key):
                 if kind == "slice":
                     source, *_ = slice_of(first.inputs[k])
-                    inputs.append(_cut(source, axis, lo, hi))
+                    inputs.append(cut(source, axis, lo, hi))
                 elif kind == "same":
                     inputs.append(first.inputs[k])
                 else:
@@ -180,7 +188,7 @@ def _merge_round(outputs: list[Variable], roots: Sequence[Variable] | None) -> d
             if merged.dtype != first.outputs[0].dtype:
                 continue
             for node, (_, start, stop) in run:
-                replaced[node.outputs[0]] = _cut(merged, axis, start - lo, stop - lo)
+                replaced[node.outputs[0]] = cut(merged, axis, start - lo, stop - lo)
     return replaced
 
 
@@ -215,10 +223,7 @@ def group_invariant_terms(outputs: Sequence[Variable], roots: Sequence[Variable]
     outputs = list(outputs)
     nodes = toposort(outputs)
     weights = _weights(nodes, roots)
-    uses: dict[int, int] = {}
-    for node in nodes:
-        for v in node.inputs:
-            uses[id(v)] = uses.get(id(v), 0) + 1
+    uses = use_counts(nodes, outputs)
 
     def invariant(v: Variable) -> bool:
         return id(v) in weights or isinstance(v, Constant)
