@@ -59,8 +59,8 @@ def _int_entry(value: Any, inputs: list[Variable], x: Variable) -> Any:
 
 
 def _is_array_item(item: Any) -> bool:
-    return isinstance(item, (list, tuple, np.ndarray)) and np.ndim(item) > 0 or (
-        isinstance(item, Variable) and item.ndim > 0)
+    """An index item that is an integer array (advanced indexing): a list, or an array of one or more axes."""
+    return isinstance(item, (list, tuple)) or (isinstance(item, (np.ndarray, Variable)) and item.ndim > 0)
 
 
 def _reject_empty_ellipsis_between_arrays(x: Variable, items: tuple[Any, ...]) -> None:
@@ -98,8 +98,7 @@ def parse_index(x: Variable, index: Any) -> tuple[Spec, list[Variable]]:
                                            for part in (item.start, item.stop, item.step)))
             if spec[-1][3] == 0:
                 raise op_error("getitem", [x], "slice step cannot be zero", GraphShapeError)
-        elif isinstance(item, (list, tuple)) or (isinstance(item, np.ndarray) and item.ndim > 0) or (
-                isinstance(item, Variable) and item.ndim > 0):
+        elif _is_array_item(item):
             if isinstance(item, (list, tuple)) and any(isinstance(v, Variable) for v in item):
                 item = as_tensor_variable(list(item))  # [i, j] of symbolic scalars: stacked into a vector
             elif isinstance(item, (list, tuple)):
