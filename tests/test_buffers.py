@@ -98,3 +98,18 @@ def test_allow_gc_flag_is_validated():
     with pytest.raises(ValueError, match="allow_gc"):
         config.allow_gc = "sometimes"
     assert config.allow_gc is False
+
+
+def test_a_loop_writes_its_values_straight_into_its_buffers():
+    # From the second step on, the LSTM's states and saved values are computed into their buffer rows
+    # (out=); only the first step copies, after checking the shape.
+    x, outputs = lstm_training_graph()
+    f = symrnn.function([x], outputs)
+    forward = f.source.split("scan lstm begins")[1].split("scan lstm ends")[0]
+    assert forward.count("out=(None if") == 5, forward  # C, h, tanh(C), the candidate, sigmoid([i f o])
+    assert forward.count("if t") and "elif xp.shape" not in forward, forward
+    reference = symrnn.function([x], outputs, mode="reference")
+    for seed in (1, 2, 1):
+        value = np.random.default_rng(seed).normal(size=(6, 2, 3))
+        for a, b in zip(f(value), reference(value)):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

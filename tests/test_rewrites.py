@@ -32,6 +32,7 @@ from symrnn.rewrite.loops import (
     push_out_invariants,
     push_out_sequence_work,
     reuse_state_buffers,
+    save_sliced_outputs_once,
 )
 from symrnn.rewrite.slices import group_invariant_terms, merge_sibling_slices, slice_of
 from symrnn.scan.op import Scan
@@ -252,6 +253,28 @@ def test_reuse_state_buffers_stores_an_output_once():
     after = apply_local_rewrites(before, [reuse_state_buffers])
     assert loops(after)[0].op.info.n_nitsot == 0
     same_numbers([x], before, after, [RNN_VALUES[0]])
+
+
+@pytest.mark.parametrize("pieces, merged", [
+    ([(0, 2), (2, 4)], True),            # the whole value, in two pieces: stored once
+    ([(2, 4), (0, 3)], True),            # overlapping pieces that cover it
+    ([(0, 1), (2, 4)], False),           # a gap: storing the whole value would store more
+    ([(0, 2)], False),                   # one piece: nothing to share
+])
+def test_save_sliced_outputs_once(pieces, merged):
+    W = symrnn.shared(np.random.default_rng(1).normal(size=(3, 4)), name="W", shape=(3, 4))
+    x = T.tensor3("x")
+
+    def step(x_t):
+        gates = T.nnet.sigmoid(T.dot(x_t, W))
+        return [gates[:, a:b] for a, b in pieces] + [T.tanh(gates)]
+
+    outs, _ = symrnn.scan(step, sequences=x)
+    before = list(outs)
+    after = apply_local_rewrites(before, [save_sliced_outputs_once])
+    n_before, n_after = loops(before)[0].op.info.n_nitsot, loops(after)[0].op.info.n_nitsot
+    assert n_after == (n_before - len(pieces) + 1 if merged else n_before)
+    same_numbers([x], before, after, [np.random.default_rng(2).normal(size=(5, 2, 3))])
 
 
 def test_merge_sibling_dots_is_the_gate_gemm_merge():

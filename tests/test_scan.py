@@ -666,6 +666,23 @@ def test_a_per_step_output_whose_shape_changes_is_the_same_error_in_every_mode()
     check([n], out, [np.array([2, 2])], np.ones((2, 2)))
 
 
+@pytest.mark.parametrize("step", [
+    lambda n_t: T.tanh(T.alloc(np.float64(0.5), n_t)),
+    lambda n_t: T.alloc(np.float64(0.5), n_t) * 2.0,
+    lambda n_t: T.concatenate([T.alloc(np.float64(0.5), n_t), T.alloc(np.float64(1.0), n_t)]),
+])
+def test_a_ragged_output_is_an_error_even_where_rows_are_written_in_place(step):
+    # Steps after the first write their values straight into the buffer row (out=), which would broadcast a
+    # smaller value silently; a value whose shape can change from step to step must keep its check.
+    n = T.lvector("n")
+    out, _ = scan(step, sequences=n, name="ragged")
+    for _mode, f in each_mode([n], out):
+        with pytest.raises(GraphShapeError, match="ragged"):
+            f(np.array([3, 1]))
+    f = function([n], out)
+    assert "out=(None if" not in f.source, f.source
+
+
 # ---------------------------------------------------------------- errors at graph-building time
 
 

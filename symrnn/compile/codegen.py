@@ -62,6 +62,9 @@ class CodegenContext:
     depth: int = 0  # how many loops enclose the nodes being emitted
     backend: Any = None  # [backend hook] a symrnn.compile.backends.Backend: binds constants, may emit nodes
     kept: dict[int, int] = field(default_factory=dict)  # id(var) -> key of a buffer kept from call to call
+    rows_in_place: bool = True  # may a loop ask ops to compute a value straight into its buffer row? (targets)
+    targets: dict[int, str] = field(default_factory=dict)  # id(var) -> where its op should write it (`out=`)
+    written: set[int] = field(default_factory=set)  # the targets that an op honoured
     _bound: dict[int, str] = field(default_factory=dict)
     _temps: Any = field(default_factory=itertools.count)
 
@@ -93,6 +96,15 @@ class CodegenContext:
         if id(var) in self.kept:
             return f"_buffers.get({self.kept[id(var)]}, {shape}, {dtype!r})"
         return f"xp.empty({shape}, dtype={dtype!r})"
+
+    def target(self, var: Variable) -> str | None:
+        """Where ``var``'s op may write its value instead of a new array: source of an expression that is,
+        at run time, either an array of ``var``'s shape and dtype or ``None`` (then allocate).  An op that
+        honours it calls :meth:`wrote`; the loop that asked then skips its copy into the buffer row."""
+        return self.targets.get(id(var))
+
+    def wrote(self, var: Variable) -> None:
+        self.written.add(id(var))
 
     def emit_nodes(self, nodes: list[Apply]) -> list[tuple[str, Apply | None]]:
         """Source lines (each with the node it computes) for ``nodes``, in order, without indentation."""
@@ -213,7 +225,8 @@ def generate(inputs: list[Variable], shared: list[SharedVariable], nodes: list[A
         xp = backend.xp
     buffers = BufferCache(xp)
     ctx = CodegenContext(namespace={"xp": xp, "np": np, "_buffers": buffers}, profile=[] if profile else None,
-                         backend=backend, kept=kept_buffers(nodes, outputs) if keep_buffers else {})
+                         backend=backend, kept=kept_buffers(nodes, outputs) if keep_buffers else {},
+                         rows_in_place=backend is None or getattr(backend, "name", None) == "numpy")
     header: list[str] = []
     for i, var in enumerate(inputs):
         ctx.names[id(var)] = f"in{i}"

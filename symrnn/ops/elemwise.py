@@ -154,8 +154,13 @@ class Elemwise(Op):
 
     def emit(self, node: Apply, inputs: list[str], outputs: list[str], ctx: Any) -> str:
         checks = emit_checks(node, inputs, runtime_checks(node), ctx)
-        dtype = node.outputs[0].dtype
-        if node.outputs[0].ndim > 0 and self.out_code is not None and "\n" in self.out_code:
+        out = node.outputs[0]
+        dtype = out.dtype
+        into = ctx.target(out) if out.ndim > 0 and allocating_call(self) is not None else None
+        if into is not None:
+            ctx.wrote(out)
+            return "\n".join(checks + emit_into_new_buffer(self, inputs, dtype, outputs[0], into))
+        if out.ndim > 0 and self.out_code is not None and "\n" in self.out_code:
             return "\n".join(checks + emit_into_new_buffer(self, inputs, dtype, outputs[0]))  # no temporaries
         return "\n".join(checks + [f"{outputs[0]} = {fill_template(self.code, inputs, dtype)}"])
 
@@ -193,20 +198,38 @@ def fill_template(template: str, args: Sequence[str], dtype: str, out: str | Non
 _ALLOCATING_FIRST = re.compile(r"^(?P<call>.*), out=\{out\}\)$")
 
 
-def emit_into_new_buffer(op: Elemwise, args: Sequence[str], dtype: str, buf: str) -> list[str]:
+def allocating_call(op: Elemwise) -> str | None:
+    """The template of ``op``'s ``out_code`` first ufunc call without its ``out=`` (``xp.tanh({0}``), when
+    that call can allocate the result or write it where it is told; else None."""
+    if op.out_code is None:
+        return None
+    first = _ALLOCATING_FIRST.match(op.out_code.split("\n")[0])
+    return None if first is None or "{out}" in first.group("call") else first.group("call")
+
+
+def emit_into_new_buffer(op: Elemwise, args: Sequence[str], dtype: str, buf: str,
+                         into: str | None = None) -> list[str]:
     """Source lines that compute ``op`` on ``args`` into a new array ``buf``.
 
     With an ``out_code`` whose first statement is a ufunc call, that call
     allocates ``buf`` and the other statements write into it with ``out=``
     (a sigmoid is five ufunc calls and one allocation); otherwise ``buf`` is the
-    value of ``code``.
+    value of ``code``.  With ``into`` (source of an array, or of ``None`` at run
+    time), the first call writes there instead of allocating: the caller must
+    check :func:`allocating_call` first.
+
+    Example::
+
+        >>> from symrnn.ops.elemwise import tanh
+        >>> emit_into_new_buffer(tanh.op, ["x"], "float32", "y", into="rows[t]")
+        ['y = xp.tanh(x, out=rows[t])']
     """
-    template = op.out_code
-    first = _ALLOCATING_FIRST.match(template.split("\n")[0]) if template is not None else None
-    if first is None or "{out}" in first.group("call"):
+    call = allocating_call(op)
+    if call is None:
         return [f"{buf} = {fill_template(op.code, args, dtype)}"]
-    return [f"{buf} = {fill_template(first.group('call'), args, dtype)})"] + [
-        fill_template(statement, args, dtype, buf) for statement in template.split("\n")[1:]]
+    where = f", out={into}" if into is not None else ""
+    return [f"{buf} = {fill_template(call, args, dtype)}{where})"] + [
+        fill_template(statement, args, dtype, buf) for statement in op.out_code.split("\n")[1:]]
 
 
 def _exp_max(dtype: str) -> float:

@@ -39,6 +39,7 @@ from symrnn.graph import (
 )
 from symrnn.ops.elemwise import (
     Elemwise,
+    allocating_call,
     broadcast_static_shapes,
     emit_checks,
     emit_into_new_buffer,
@@ -133,7 +134,7 @@ class FusedElemwise(Op):
         elif node.outputs[0].ndim == 0:
             lines += self._emit_scalar_chain(inputs, outputs[0], ctx)
         else:
-            lines += self._emit_buffer_chain(inputs, outputs[0], ctx)
+            lines += self._emit_buffer_chain(inputs, outputs[0], ctx, node.outputs[0])
         return "\n".join(lines)
 
     def _names(self, inputs: list[str], ctx: Any) -> dict[int, str]:
@@ -153,7 +154,7 @@ class FusedElemwise(Op):
         lines.append(f"{output} = {names[id(self.fused_output)]}")
         return lines
 
-    def _emit_buffer_chain(self, inputs: list[str], output: str, ctx: Any) -> list[str]:
+    def _emit_buffer_chain(self, inputs: list[str], output: str, ctx: Any, result_var: Variable) -> list[str]:
         """n-d values: write each op into a buffer with ``out=``, reusing buffers whose value is dead.
 
         Every inner value has the output's shape (the fusion rewrite only groups
@@ -161,6 +162,9 @@ class FusedElemwise(Op):
         dtype fits any of them.  A value's buffer is freed after its last use;
         an op may write over its own input when its ``out_code`` reads that
         input only in its first statement (an elementwise ufunc may alias).
+        When the context has a target for the result (``ctx.target``), the
+        buffer that ends up holding it is that array, if its first call can
+        write there.
         """
         names = self._names(inputs, ctx)
         last_use: dict[int, int] = {}
@@ -171,6 +175,7 @@ class FusedElemwise(Op):
         free: dict[str, list[str]] = {}  # dtype -> buffers holding dead values
         holder: dict[int, str] = {}  # inner value -> the buffer that holds it
         made: list[str] = []
+        allocation: dict[str, tuple[int, Elemwise, list[str], str]] = {}  # buffer -> the line that makes it
         lines: list[str] = []
         for j, inner in enumerate(self.fused_nodes):
             out_var = inner.outputs[0]
@@ -194,6 +199,7 @@ class FusedElemwise(Op):
             else:
                 buf = ctx.fresh("f")
                 made.append(buf)
+                allocation[buf] = (len(lines), inner.op, args, dtype)
                 lines += emit_into_new_buffer(inner.op, args, dtype, buf)
             for v in dying:
                 if holder[id(v)] != buf:
@@ -201,6 +207,11 @@ class FusedElemwise(Op):
             holder[id(out_var)] = buf
             names[id(out_var)] = buf
         result = holder[id(self.fused_output)]
+        into = ctx.target(result_var)
+        if into is not None and result in allocation and allocating_call(allocation[result][1]) is not None:
+            index, op, args, dtype = allocation[result]
+            lines[index] = emit_into_new_buffer(op, args, dtype, result, into)[0]
+            ctx.wrote(result_var)
         lines.append(f"{output} = {result}")
         lines.append(f"del {', '.join(made)}")
         return lines

@@ -531,6 +531,10 @@ class Join(Op):
         return [np.concatenate(inputs, axis=self.axis)]
 
     def emit(self, node: Apply, inputs: list[str], outputs: list[str], ctx: Any) -> str:
+        into = ctx.target(node.outputs[0])
+        if into is not None:  # a loop's buffer row (see CodegenContext.target)
+            ctx.wrote(node.outputs[0])
+            return f"{outputs[0]} = xp.concatenate(({', '.join(inputs)},), axis={self.axis}, out={into})"
         return f"{outputs[0]} = xp.concatenate(({', '.join(inputs)},), axis={self.axis})"
 
     def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:

@@ -12,7 +12,9 @@ non-sequences, and puts it back together:
 - :func:`accumulate_after_loop`: a running sum ``acc + h_tᵀ·d_t`` (a weight
   gradient in the backward loop) becomes one large matrix product after it;
 - :func:`reuse_state_buffers`: a per-step output that equals a state's new
-  value is read from the state's buffer instead of being stored twice.
+  value is read from the state's buffer instead of being stored twice;
+- :func:`save_sliced_outputs_once`: per-step outputs that are slices of one
+  value (the gates of one sigmoid) are stored as that value, once per step.
 """
 
 from __future__ import annotations
@@ -282,6 +284,52 @@ def reuse_state_buffers(node: Apply) -> Sequence[Variable] | None:
     return outputs
 
 
+def save_sliced_outputs_once(node: Apply) -> Sequence[Variable] | None:
+    """Per-step outputs that are slices of one value which together cover all of it (the gates ``i, f, o``
+    of one sigmoid over ``[i f o]``) are saved as that value, once per step, and sliced after the loop."""
+    from symrnn.rewrite.slices import cut, slice_of
+
+    if not _is_scan(node):
+        return None
+    loop = Loop.of(node)
+    groups: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
+    sources: dict[int, Variable] = {}
+    for k, (value, _) in enumerate(loop.nitsots):
+        piece = slice_of(value)
+        if piece is not None:
+            source, axis, start, stop = piece
+            sources[id(source)] = source
+            groups.setdefault((id(source), axis), []).append((k, start, stop))
+    merged: dict[int, tuple[int, int, int, int]] = {}  # old nitsot -> (new nitsot, axis, start, stop)
+    for (source_id, axis), members in groups.items():
+        source = sources[source_id]
+        covered = 0
+        for _, start, stop in sorted(members, key=lambda m: m[1]):
+            if start > covered:
+                break
+            covered = max(covered, stop)
+        if len(members) < 2 or covered != source.type.shape[axis]:
+            continue
+        loop.nitsots.append((source, loop.nitsots[members[0][0]][1]))
+        for k, start, stop in members:
+            merged[k] = (len(loop.nitsots) - 1, axis, start, stop)
+    if not merged:
+        return None
+    n_states, n_old = len(loop.states), len(loop.nitsots)
+    keep = [k for k in range(n_old) if k not in merged]
+    loop.nitsots = [loop.nitsots[k] for k in keep]
+    new = loop.build()
+    trace = {k: new.outputs[n_states + keep.index(k)] for k in keep}
+    outputs = list(new.outputs[:n_states])
+    for k in range(len(node.outputs) - n_states):
+        if k in merged:
+            whole, axis, start, stop = merged[k]
+            outputs.append(cut(trace[whole], axis + 1, start, stop))
+        else:
+            outputs.append(trace[k])
+    return outputs
+
+
 def _accumulated_term(state: State, uses: dict[int, int]) -> Variable | None:
     """``E`` when a state's step is ``acc + E`` and ``acc`` is read nowhere else."""
     if not state.last_only or state.taps != (-1,) or state.new_value.owner is None:
@@ -421,7 +469,8 @@ def _join_pieces(body: list[Apply]) -> dict[int, tuple[Variable, int, int]]:
     return pieces
 
 
-LOOP_REWRITES = [push_out_invariants, push_out_sequence_work, accumulate_after_loop, reuse_state_buffers]
+LOOP_REWRITES = [push_out_invariants, push_out_sequence_work, accumulate_after_loop, reuse_state_buffers,
+                 save_sliced_outputs_once]
 
 
 def _reached(roots: list[Variable], stop: list[Variable]) -> set[int]:

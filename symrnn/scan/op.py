@@ -27,6 +27,7 @@ import numpy as np
 from symrnn.compile.codegen import safe_comment
 from symrnn.graph import (
     Apply,
+    Constant,
     GraphShapeError,
     GraphTypeError,
     Op,
@@ -266,21 +267,42 @@ class Scan(Op):
                 body.append((f"{ctx.names[id(ph)]} = {source}", node))
         for outer_name, ph in zip(nonseqs, self.inner_inputs[inner["nonseqs"]]):
             ctx.names[id(ph)] = outer_name
+        # Ask the ops that compute the stored values to write them straight into their buffer rows from the
+        # second step on (the first step allocates, is checked and copied): no copy per step.
+        rows = self._rows_in_place(outputs, carried, t) if ctx.rows_in_place else {}
+        for v, row in rows.values():
+            ctx.targets[id(v)] = row
+            ctx.written.discard(id(v))
         body += ctx.emit_nodes(self.inner_nodes)
+        in_place = {i for i, (v, _) in rows.items() if id(v) in ctx.written}
+        for v, _ in rows.values():
+            ctx.targets.pop(id(v), None)
+        first_step: list[tuple[str, Apply | None]] = []  # stores of states written in place after the first step
         for j in range(info.n_states):
             value, buf = ctx.name_of(self.inner_outputs[j]), outputs[j]
             shape_of = f"{inits[j]}" if j in carried else buf
-            body += [(f"if xp.shape({value}) != {shape_of}.shape[1:]:", node),
+            store = [(f"if xp.shape({value}) != {shape_of}.shape[1:]:", node),
                      (f"    {check}({name_const}, {ctx.bind(info.label(j), 'what')}, {shape_of}, {value})", node)]
             if j in carried:
-                body.append((f"{carried[j]} = {value}", node))
+                store.append((f"{carried[j]} = {value}", node))
             else:
-                body.append((f"{buf}[{info.write_row(j, t)}] = {value}", node))
+                store.append((f"{buf}[{info.write_row(j, t)}] = {value}", node))
+            if j in in_place:
+                first_step += [(f"    {text}", owner) for text, owner in store]
+            else:
+                body += store
+        if first_step:
+            body += [(f"if {t} == 0:", node), *first_step]
         for k in range(info.n_nitsot):
             trace, value = outputs[info.n_states + k], ctx.name_of(self.inner_outputs[info.n_states + k])
             what = ctx.bind(info.label(info.n_states + k), "what")
             alloc = ctx.allocate(node.outputs[info.n_states + k], f"({n},) + xp.shape({value})",
                                  node.outputs[info.n_states + k].dtype)
+            if info.n_states + k in in_place:  # written in place after the first step
+                body += [(f"if {trace} is None:", node),
+                         (f"    {trace} = {alloc}", node),
+                         (f"    {trace}[{t}] = {value}", node)]
+                continue
             body += [(f"if {trace} is None:", node),
                      (f"    {trace} = {alloc}", node),
                      (f"elif xp.shape({value}) != {trace}.shape[1:]:", node),
@@ -312,6 +334,67 @@ class Scan(Op):
                 lines.append((f"{outputs[info.n_states + k]} = {outputs[info.n_states + k]}[:{done}]", node))
         lines.append((f"# scan {label} ends", None))
         return lines
+
+    def _rows_in_place(self, outputs: list[str], carried: dict[int, str], t: str) -> dict[int, tuple[Variable, str]]:
+        """``inner output index -> (value, row)``: the stored values an op may compute straight into ``row``,
+        source that is ``None`` on the first step (when the value is allocated, checked and copied) and the
+        buffer row after.  Only values whose shape cannot change from step to step (:meth:`fixed_shapes`)
+        qualify, since ``out=`` would broadcast a smaller result silently; a value stored twice is written
+        in place once."""
+        info, fixed = self.info, self.fixed_shapes()
+        computed = {id(v) for n in self.inner_nodes for v in n.outputs}
+        rows: dict[int, tuple[Variable, str]] = {}
+        seen: set[int] = set()
+        for i, v in enumerate(self.inner_outputs[:info.n_states + info.n_nitsot]):
+            if i in carried or id(v) in seen or id(v) not in computed or id(v) not in fixed or v.ndim == 0:
+                continue
+            seen.add(id(v))
+            if i < info.n_states:
+                rows[i] = (v, f"(None if {t} == 0 else {outputs[i]}[{info.write_row(i, t)}])")
+            else:
+                rows[i] = (v, f"(None if {outputs[i]} is None else {outputs[i]}[{t}])")
+        return rows
+
+    def fixed_shapes(self) -> set[int]:
+        """Ids of the inner values whose shape is the same at every step (a conservative answer).
+
+        The inner inputs qualify (a sequence's rows, state taps, which are
+        checked at every step, and non-sequences), and so does what ops compute
+        from them when the output's shape follows from the inputs' shapes, or
+        from shape arguments that are the same at every step.
+        """
+        from symrnn.ops.blas import Dot, MatMul
+        from symrnn.ops.elemwise import Elemwise
+        from symrnn.ops.fused import FusedElemwise
+        from symrnn.ops.indexing import IncSubtensor, Subtensor
+        from symrnn.ops.nnet import Softmax
+        from symrnn.ops.reduce import Reduce
+        from symrnn.ops.shape import Alloc, DimShuffle, Join, Reshape, Shape, ShapeI
+
+        shaped = {id(v) for v in self.inner_inputs}
+        valued = {id(v) for v in self.inner_inputs[self.inner_slices()["nonseqs"]]}  # same value every step
+
+        def fixed(v: Variable, ids: set[int]) -> bool:
+            return isinstance(v, Constant) or id(v) in ids
+
+        for node in self.inner_nodes:
+            op, ins = node.op, node.inputs
+            if isinstance(op, (Shape, ShapeI)) and fixed(ins[0], shaped):
+                same_shape, same_value = True, True
+            elif isinstance(op, (Elemwise, FusedElemwise, Dot, MatMul, DimShuffle, Reduce, Join, Softmax)):
+                same_shape = all(fixed(v, shaped) for v in ins)
+                same_value = same_shape and all(fixed(v, valued) for v in ins)
+            elif isinstance(op, (Subtensor, Reshape, Alloc, IncSubtensor)):
+                data = 2 if isinstance(op, IncSubtensor) else 1  # then the arguments that shape the result
+                same_shape = all(fixed(v, shaped) for v in ins[:data]) and all(fixed(v, valued) for v in ins[data:])
+                same_value = False
+            else:
+                continue
+            if same_shape:
+                shaped.update(id(v) for v in node.outputs)
+            if same_value:
+                valued.update(id(v) for v in node.outputs)
+        return shaped
 
     def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:
         from symrnn.scan.gradient import scan_grad
