@@ -147,31 +147,38 @@ class Generated:
 
 
 class BufferCache:
-    """Arrays kept between calls of one compiled function, by key: a loop's buffers are allocated on the
-    first call and reused after, so that a call neither allocates them again nor touches fresh memory."""
+    """Memory kept between calls of one compiled function, by key: a loop's buffers (and large products) are
+    allocated on the first call and reused after, so that a call neither allocates them again nor touches
+    fresh memory.  Values whose lifetimes do not overlap share a key (see :func:`kept_buffers`): a key holds
+    raw bytes, as many as its largest value needs, and each value is a view of them."""
 
     def __init__(self, xp: Any) -> None:
         self.xp = xp
         self.arrays: dict[int, Any] = {}
 
     def get(self, key: int, shape: tuple[int, ...], dtype: str) -> Any:
-        array = self.arrays.get(key)
-        if array is None or array.shape != shape or array.dtype != dtype:
-            array = self.arrays[key] = self.xp.empty(shape, dtype=dtype)
-        return array
+        kind = np.dtype(dtype)
+        nbytes = int(np.prod(shape, dtype=np.int64)) * kind.itemsize
+        raw = self.arrays.get(key)
+        if raw is None or raw.nbytes < nbytes:
+            raw = self.arrays[key] = self.xp.empty(max(nbytes, 1), dtype=np.uint8)
+        return raw[:nbytes].view(kind).reshape(shape)
 
     @property
     def nbytes(self) -> int:
         return sum(int(a.nbytes) for a in self.arrays.values())
 
 
-def kept_buffers(nodes: list[Apply], outputs: list[Variable]) -> dict[int, int]:
-    """The loop outputs (of top-level scans) whose buffers can be kept from call to call: ``id -> key``.
+def kept_buffers(nodes: list[Apply], outputs: list[Variable], products: bool = True) -> dict[int, int]:
+    """The values whose memory is kept from call to call: ``id -> key``; values with one key share memory.
 
-    A buffer can be kept when no value the function returns (outputs, update
-    values) can be a view of it.  Any op not known to produce a fresh array is
-    assumed to return a view of its inputs, so this errs on the side of
-    allocating.
+    Candidates are the outputs of top-level loops and (with ``products``) of
+    top-level matrix products ``(..., k)·(k, n)``.  A buffer can be kept when no
+    value the function returns (outputs, update values) can be a view of it.
+    Any op not known to produce a fresh array is assumed to return a view of its
+    inputs, so this errs on the side of allocating.  Two candidates share a key
+    when one, with every view of it, is dead before the other is made (say, the
+    input projection of a forward loop and the saved ``dA`` of its backward loop).
     """
     from symrnn.ops.blas import Dot
     from symrnn.ops.elemwise import Elemwise
@@ -185,8 +192,54 @@ def kept_buffers(nodes: list[Apply], outputs: list[Variable]) -> dict[int, int]:
     for node in reversed(nodes):
         if not isinstance(node.op, fresh) and any(id(v) in escapes for v in node.outputs):
             escapes.update(id(v) for v in node.inputs)
-    kept = [v for node in nodes if isinstance(node.op, Scan) for v in node.outputs if id(v) not in escapes]
-    return {id(v): key for key, v in enumerate(kept)}
+
+    def candidates(node: Apply) -> list[Variable]:
+        if isinstance(node.op, Scan):  # its buffers (a state carried in a local name has none)
+            info = node.op.info
+            return [v for j, v in enumerate(node.outputs)
+                    if j >= info.n_states or not (info.is_last_only(j) and info.n_init(j) == 1)]
+        if products and isinstance(node.op, Dot) and node.inputs[0].ndim >= 2 and node.inputs[1].ndim == 2:
+            return list(node.outputs)
+        return []
+
+    # Each candidate's lifetime: from the node that makes it to the last use of it or of a view of it.
+    owner: dict[int, int] = {}  # id(view or candidate) -> id(candidate)
+    lifetime: dict[int, list[int]] = {}
+    kept: list[Variable] = []
+    for index, node in enumerate(nodes):
+        for v in node.inputs:
+            if id(v) in owner:
+                lifetime[owner[id(v)]][1] = index
+        if isinstance(node.op, fresh):
+            for v in candidates(node):
+                if id(v) not in escapes:
+                    owner[id(v)] = id(v)
+                    lifetime[id(v)] = [index, index]
+                    kept.append(v)
+        else:
+            sources = {owner[id(v)] for v in node.inputs if id(v) in owner}
+            if len(sources) == 1:
+                for v in node.outputs:
+                    owner[id(v)] = next(iter(sources))
+            elif sources:  # a view of two candidates at once (none of our ops makes one): keep neither apart
+                for v in node.outputs:
+                    owner[id(v)] = min(sources)
+                for source in sources:
+                    lifetime[source][1] = len(nodes)
+    keys: dict[int, int] = {}
+    ends: list[int] = []  # per key: the last node that uses its current value
+    types: list[Any] = []  # per key: its current value's type
+    for v in kept:
+        start, end = lifetime[id(v)]
+        free = [k for k, last in enumerate(ends) if last < start]
+        key = next((k for k in free if types[k] == v.type), free[0] if free else None)  # alike first
+        if key is None:
+            key = len(ends)
+            ends.append(end)
+            types.append(v.type)
+        ends[key], types[key] = end, v.type
+        keys[id(v)] = key
+    return keys
 
 
 def _with_frees(ctx: CodegenContext, nodes: list[Apply], outputs: list[Variable]) -> list[tuple[str, Apply | None]]:
@@ -224,9 +277,11 @@ def generate(inputs: list[Variable], shared: list[SharedVariable], nodes: list[A
     if backend is not None:  # [backend hook] the backend's array module; it binds constants and may emit nodes
         xp = backend.xp
     buffers = BufferCache(xp)
+    on_host = backend is None or getattr(backend, "name", None) == "numpy"
     ctx = CodegenContext(namespace={"xp": xp, "np": np, "_buffers": buffers}, profile=[] if profile else None,
-                         backend=backend, kept=kept_buffers(nodes, outputs) if keep_buffers else {},
-                         rows_in_place=backend is None or getattr(backend, "name", None) == "numpy")
+                         backend=backend, rows_in_place=on_host)
+    if keep_buffers:
+        ctx.kept = kept_buffers(nodes, outputs, products=on_host)
     header: list[str] = []
     for i, var in enumerate(inputs):
         ctx.names[id(var)] = f"in{i}"
