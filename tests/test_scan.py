@@ -683,6 +683,26 @@ def test_a_ragged_output_is_an_error_even_where_rows_are_written_in_place(step):
     assert "out=(None if" not in f.source, f.source
 
 
+def test_a_size_mismatch_at_a_later_step_is_caught_where_shapes_can_change():
+    # Shape checks of values whose shapes cannot change run on the first step only; these can change.
+    n, w = T.lvector("n"), T.dvector("w")
+    out, _ = scan(lambda n_t, w: T.alloc(np.float64(0.5), n_t) + w, sequences=n, non_sequences=w, name="grows")
+    f = function([n, w], out)
+    np.testing.assert_allclose(f(np.array([2, 2]), np.ones(2)), np.full((2, 2), 1.5))
+    with pytest.raises(ValueError, match="do not match"):
+        f(np.array([2, 3]), np.ones(2))
+
+
+def test_shape_checks_of_fixed_shapes_run_on_the_first_step_only():
+    h0, w = T.dmatrix("h0"), T.dvector("w")
+    out, _ = scan(lambda h, w: T.tanh(h + w), outputs_info=h0, non_sequences=w, n_steps=4)
+    f = function([h0, w], out)
+    loop = f.source.split("for t")[1]
+    assert re.search(r"if t\d+ == 0 and not \(", loop), loop
+    with pytest.raises(ValueError, match="do not match"):
+        f(np.ones((2, 3)), np.ones(2))
+
+
 # ---------------------------------------------------------------- errors at graph-building time
 
 

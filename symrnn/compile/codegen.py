@@ -65,6 +65,7 @@ class CodegenContext:
     rows_in_place: bool = True  # may a loop ask ops to compute a value straight into its buffer row? (targets)
     targets: dict[int, str] = field(default_factory=dict)  # id(var) -> where its op should write it (`out=`)
     written: set[int] = field(default_factory=set)  # the targets that an op honoured
+    first_step: tuple[str, set[int]] | None = None  # in a loop: (step counter, ids of values of fixed shape)
     _bound: dict[int, str] = field(default_factory=dict)
     _temps: Any = field(default_factory=itertools.count)
 
@@ -105,6 +106,16 @@ class CodegenContext:
 
     def wrote(self, var: Variable) -> None:
         self.written.add(id(var))
+
+    def once_per_loop(self, values: list[Variable]) -> str | None:
+        """In a loop body, where ``values`` all have the same shapes at every step: the condition (source)
+        that holds on the first step only, so that a check of their shapes runs once, not at every step."""
+        if self.first_step is None:
+            return None
+        counter, fixed = self.first_step
+        if all(isinstance(v, Constant) or id(v) in fixed for v in values):
+            return f"{counter} == 0"
+        return None
 
     def emit_nodes(self, nodes: list[Apply]) -> list[tuple[str, Apply | None]]:
         """Source lines (each with the node it computes) for ``nodes``, in order, without indentation."""

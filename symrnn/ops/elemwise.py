@@ -279,7 +279,9 @@ def emit_checks(node: Apply, inputs: list[str], checks: list[tuple[int, list[tup
     else:
         condition = " and ".join(" == ".join(f"{inputs[i]}.shape[{a}]" for i, a in m) for _, m in checks)
     shapes = ", ".join(f"xp.shape({name})" for name in inputs)
-    return [f"if not ({condition}): {ctx.bind(broadcast_error, 'fail')}({ctx.bind(node)}, [{shapes}], "
+    first_step = ctx.once_per_loop(node.inputs)
+    when = f"{first_step} and " if first_step else ""  # shapes that cannot change: checked on the first step
+    return [f"if {when}not ({condition}): {ctx.bind(broadcast_error, 'fail')}({ctx.bind(node)}, [{shapes}], "
             f"{ctx.bind(checks, 'checks')})"]
 
 

@@ -273,7 +273,9 @@ class Scan(Op):
         for v, row in rows.values():
             ctx.targets[id(v)] = row
             ctx.written.discard(id(v))
+        outer_first_step, ctx.first_step = ctx.first_step, (t, self.fixed_shapes())
         body += ctx.emit_nodes(self.inner_nodes)
+        ctx.first_step = outer_first_step
         in_place = {i for i, (v, _) in rows.items() if id(v) in ctx.written}
         for v, _ in rows.values():
             ctx.targets.pop(id(v), None)
