@@ -554,6 +554,47 @@ def toposort(outputs: Iterable[Variable], stop_at: Iterable[Variable] = ()) -> l
     return order
 
 
+def schedule(outputs: Iterable[Variable]) -> list[Apply]:
+    """Like :func:`toposort`, but of a node's inputs the one behind the longest chain of nodes is computed
+    first, so that short side chains (a reshaped copy of an input, say) run just before their user rather
+    than long before it, holding memory across a loop.
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> x, y = T.vector("x"), T.vector("y")
+        >>> [str(n.op) for n in schedule([T.exp(x) * T.tanh(T.exp(y) + 1)])]
+        ['exp', 'add', 'tanh', 'exp', 'mul']
+    """
+    outputs = list(outputs)
+    depth: dict[int, int] = {}
+    for node in toposort(outputs):
+        depth[id(node)] = 1 + max((depth.get(id(v.owner), 0) for v in node.inputs if v.owner is not None),
+                                  default=0)
+
+    def deepest_first(node: Apply) -> list[Variable]:
+        return sorted(node.inputs, key=lambda v: -depth.get(id(v.owner), 0) if v.owner is not None else 0)
+
+    order: list[Apply] = []
+    done: set[int] = set()
+    for out in outputs:
+        if out.owner is None or id(out.owner) in done:
+            continue
+        stack: list[tuple[Apply, list[Variable]]] = [(out.owner, deepest_first(out.owner))]
+        while stack:
+            node, pending = stack[-1]
+            if pending:
+                parent = pending.pop(0).owner
+                if parent is not None and id(parent) not in done:
+                    stack.append((parent, deepest_first(parent)))
+            else:
+                stack.pop()
+                if id(node) not in done:
+                    done.add(id(node))
+                    order.append(node)
+    return order
+
+
 def graph_inputs(outputs: Iterable[Variable]) -> list[Variable]:
     """The owner-less variables (inputs, constants, shared) that ``outputs`` depend on, in first-seen order."""
     outputs = list(outputs)

@@ -155,3 +155,34 @@ def test_a_view_keeps_its_kept_buffer_from_being_shared():
         rng = np.random.default_rng(seed)
         args = [rng.normal(size=(5, 2, 3)), rng.normal(size=(5, 2, 3))]
         np.testing.assert_allclose(f(*args), reference(*args), rtol=1e-10)
+
+
+def test_a_loop_lets_go_of_its_last_step_when_it_ends():
+    # A row of a sequence, left bound to a name after the loop, would keep the whole sequence alive.
+    import tracemalloc
+
+    x = T.matrix("x")
+    hs, _ = symrnn.scan(lambda s_t, h: h + s_t.sum(), sequences=x * 2.0, outputs_info=T.constant(0.0))
+    late = (x * 3.0).sum() + hs[-1]
+    f = symrnn.function([x], late)
+    value = np.ones((100, 10_000))
+    f(value)
+    tracemalloc.start()
+    try:
+        f(value)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.5 * value.nbytes, peak / value.nbytes  # x*2 is gone before x*3 is made
+
+
+def test_a_side_chain_runs_just_before_its_user_not_before_the_loop():
+    from symrnn.ops.shape import Reshape
+    from symrnn.scan.op import Scan
+
+    x, outputs = lstm_training_graph()
+    f = symrnn.function([x], outputs)
+    kinds = [type(n.op) for n in f.nodes]
+    last_loop = max(i for i, k in enumerate(kinds) if k is Scan)
+    # the flattened inputs of the weight-gradient products come after the backward loop
+    assert all(i > last_loop for i, k in enumerate(kinds) if k is Reshape), kinds

@@ -23,6 +23,7 @@ from symrnn.graph import (
     describe,
     fixed_user_line,
     graph_inputs,
+    schedule,
     toposort,
     user_line,
 )
@@ -152,7 +153,7 @@ class Function:
             from symrnn.rewrite import optimize
 
             self.compiled_outputs = optimize(all_outputs)
-            self.nodes = toposort(self.compiled_outputs)
+            self.nodes = schedule(self.compiled_outputs)
             self._compiled_shared = shared_of(self.compiled_outputs)
         leaves = {id(v) for v in inputs} | {id(v) for v in self._compiled_shared}
         # Copy an output that is (a view of) an input, a shared value, a constant or another output,

@@ -334,6 +334,13 @@ class Scan(Op):
                     lines.append((f"{outputs[j]} = {outputs[j]}[:{info.n_init(j)} + {done}]", node))
             for k in range(info.n_nitsot):
                 lines.append((f"{outputs[info.n_states + k]} = {outputs[info.n_states + k]}[:{done}]", node))
+        # The last step's names would keep their arrays (and whole sequences, through a row's view) alive
+        # until the function returns: let them go now.
+        step_names = [ctx.names[id(ph)] for ph in self.inner_inputs[inner["seqs"]]]
+        step_names += [ctx.names[id(ph)] for ph in self.inner_inputs[inner["taps"]]]
+        step_names += [ctx.names[id(v)] for n in self.inner_nodes for v in n.outputs if id(v) in ctx.names]
+        if step_names:
+            lines.append((f"{' = '.join(dict.fromkeys(step_names))} = None", node))
         lines.append((f"# scan {label} ends", None))
         return lines
 
