@@ -186,3 +186,35 @@ def test_a_side_chain_runs_just_before_its_user_not_before_the_loop():
     last_loop = max(i for i, k in enumerate(kinds) if k is Scan)
     # the flattened inputs of the weight-gradient products come after the backward loop
     assert all(i > last_loop for i, k in enumerate(kinds) if k is Reshape), kinds
+
+
+def test_the_pieces_of_a_saved_concatenation_are_computed_into_their_row():
+    # The backward loop saves [dA_i dA_f dA_o dA_c]: after the first step each piece is computed into its
+    # slice of the buffer row, and the concatenation copies nothing.
+    x, outputs = lstm_training_graph()
+    f = symrnn.function([x], outputs)
+    backward = f.source.split("scan grad_of_lstm begins")[1].split("scan grad_of_lstm ends")[0]
+    lines = backward.splitlines()
+    joins = [k for k, line in enumerate(lines) if "xp.concatenate(" in line]
+    assert joins and all(lines[k - 1].strip().endswith("is None:") for k in joins), backward
+    assert backward.count("][:, ") == 4, backward  # four pieces, each into its slice
+
+
+@pytest.mark.parametrize("also_stored", [(), (0,), (0, 1)])
+def test_a_saved_concatenation_is_right_whether_or_not_its_pieces_are_stored_too(also_stored):
+    W = symrnn.shared(RNG.normal(size=(3, 4)), name="W", shape=(3, 4))
+    x = T.tensor3("x")
+
+    def step(x_t, h):
+        a, b = T.tanh(T.dot(x_t, W)), T.nnet.sigmoid(h)
+        pieces = [a, b, a * b] if len(also_stored) < 2 else [a, b]
+        return [h * 0.5 + a, T.concatenate(pieces, axis=1)] + [pieces[k] for k in also_stored]
+
+    h0 = T.zeros((x.shape[1], 4))
+    outs, _ = symrnn.scan(step, sequences=x, outputs_info=[h0, None] + [None] * len(also_stored))
+    f = symrnn.function([x], outs)
+    reference = symrnn.function([x], outs, mode="reference")
+    for seed in (1, 2):
+        value = np.random.default_rng(seed).normal(size=(5, 2, 3))
+        for got, want in zip(f(value), reference(value)):
+            np.testing.assert_allclose(got, want, rtol=1e-12)

@@ -65,6 +65,7 @@ class CodegenContext:
     rows_in_place: bool = True  # may a loop ask ops to compute a value straight into its buffer row? (targets)
     targets: dict[int, str] = field(default_factory=dict)  # id(var) -> where its op should write it (`out=`)
     written: set[int] = field(default_factory=set)  # the targets that an op honoured
+    pieces: dict[int, list[int]] = field(default_factory=dict)  # id(join) -> its inputs, targeted into its row
     first_step: tuple[str, set[int]] | None = None  # in a loop: (step counter, ids of values of fixed shape)
     _bound: dict[int, str] = field(default_factory=dict)
     _temps: Any = field(default_factory=itertools.count)

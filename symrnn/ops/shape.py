@@ -532,10 +532,15 @@ class Join(Op):
 
     def emit(self, node: Apply, inputs: list[str], outputs: list[str], ctx: Any) -> str:
         into = ctx.target(node.outputs[0])
-        if into is not None:  # a loop's buffer row (see CodegenContext.target)
-            ctx.wrote(node.outputs[0])
-            return f"{outputs[0]} = xp.concatenate(({', '.join(inputs)},), axis={self.axis}, out={into})"
-        return f"{outputs[0]} = xp.concatenate(({', '.join(inputs)},), axis={self.axis})"
+        if into is None:
+            return f"{outputs[0]} = xp.concatenate(({', '.join(inputs)},), axis={self.axis})"
+        ctx.wrote(node.outputs[0])  # a loop's buffer row (see CodegenContext.target)
+        pieces = ctx.pieces.get(id(node.outputs[0]))
+        if pieces and all(key in ctx.written for key in pieces):  # in it already, after the first step
+            return (f"{outputs[0]} = {into}\n"
+                    f"if {outputs[0]} is None:\n"
+                    f"    {outputs[0]} = xp.concatenate(({', '.join(inputs)},), axis={self.axis})")
+        return f"{outputs[0]} = xp.concatenate(({', '.join(inputs)},), axis={self.axis}, out={into})"
 
     def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:
         sizes = [shape_i(t, self.axis) for t in node.inputs]

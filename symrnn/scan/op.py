@@ -102,6 +102,18 @@ def scan_length(n_steps: Any, sequences: Sequence[Any], name: str, given: bool =
     return n_steps
 
 
+@dataclass(frozen=True)
+class _Row:
+    """Where a loop asks an op to write a value (``CodegenContext.target``): ``row``, except on the first
+    step (while ``first`` holds), when the op allocates and the loop checks and copies."""
+
+    first: str  # source of the condition that holds on the first step
+    row: str  # source of the buffer row after it
+
+    def __str__(self) -> str:
+        return f"(None if {self.first} else {self.row})"
+
+
 class Scan(Op):
     """A symbolic loop; see the module docstring for its normal form.  Two Scan ops are equal only if identical."""
 
@@ -270,20 +282,30 @@ class Scan(Op):
         # Ask the ops that compute the stored values to write them straight into their buffer rows from the
         # second step on (the first step allocates, is checked and copied): no copy per step.
         rows = self._rows_in_place(outputs, carried, t) if ctx.rows_in_place else {}
-        for v, row in rows.values():
-            ctx.targets[id(v)] = row
-            ctx.written.discard(id(v))
+        targets = {id(v): (v, row) for v, row in rows.values()}
+        pieces = self._pieces_in_place(targets)
+        for key, (v, _) in list(targets.items()):
+            if v.owner is not None and all(id(u) in pieces for u in v.owner.inputs):
+                ctx.pieces[key] = [id(u) for u in v.owner.inputs]
+        targets.update(pieces)
+        for key, (_, row) in targets.items():
+            ctx.targets[key] = str(row)
+            ctx.written.discard(key)
         outer_first_step, ctx.first_step = ctx.first_step, (t, self.fixed_shapes())
         body += ctx.emit_nodes(self.inner_nodes)
         ctx.first_step = outer_first_step
         in_place = {i for i, (v, _) in rows.items() if id(v) in ctx.written}
-        for v, _ in rows.values():
-            ctx.targets.pop(id(v), None)
+        for key in targets:
+            ctx.targets.pop(key, None)
+            ctx.pieces.pop(key, None)
         first_step: list[tuple[str, Apply | None]] = []  # stores of states written in place after the first step
+        fixed = self.fixed_shapes()
         for j in range(info.n_states):
             value, buf = ctx.name_of(self.inner_outputs[j]), outputs[j]
             shape_of = f"{inits[j]}" if j in carried else buf
-            store = [(f"if xp.shape({value}) != {shape_of}.shape[1:]:", node),
+            # A value whose shape follows from the step's inputs keeps its first step's shape: check it once.
+            once = f"{t} == 0 and " if j not in in_place and id(self.inner_outputs[j]) in fixed else ""
+            store = [(f"if {once}xp.shape({value}) != {shape_of}.shape[1:]:", node),
                      (f"    {check}({name_const}, {ctx.bind(info.label(j), 'what')}, {shape_of}, {value})", node)]
             if j in carried:
                 store.append((f"{carried[j]} = {value}", node))
@@ -352,17 +374,45 @@ class Scan(Op):
         in place once."""
         info, fixed = self.info, self.fixed_shapes()
         computed = {id(v) for n in self.inner_nodes for v in n.outputs}
-        rows: dict[int, tuple[Variable, str]] = {}
+        rows: dict[int, tuple[Variable, _Row]] = {}
         seen: set[int] = set()
         for i, v in enumerate(self.inner_outputs[:info.n_states + info.n_nitsot]):
             if i in carried or id(v) in seen or id(v) not in computed or id(v) not in fixed or v.ndim == 0:
                 continue
             seen.add(id(v))
             if i < info.n_states:
-                rows[i] = (v, f"(None if {t} == 0 else {outputs[i]}[{info.write_row(i, t)}])")
+                rows[i] = (v, _Row(f"{t} == 0", f"{outputs[i]}[{info.write_row(i, t)}]"))
             else:
-                rows[i] = (v, f"(None if {outputs[i]} is None else {outputs[i]}[{t}])")
+                rows[i] = (v, _Row(f"{outputs[i]} is None", f"{outputs[i]}[{t}]"))
         return rows
+
+    def _pieces_in_place(self, targets: dict[int, tuple[Variable, _Row]]) -> dict[int, tuple[Variable, _Row]]:
+        """Where a value written into a row is a concatenation, its pieces are computed into their slices of
+        that row (when every piece has a static width and a fixed shape, is computed in the body and is
+        written nowhere else), so that the concatenation has nothing left to copy (``ctx.pieces``, see
+        :class:`~symrnn.ops.shape.Join`)."""
+        from symrnn.ops.shape import Join
+
+        fixed = self.fixed_shapes()
+        computed = {id(v) for n in self.inner_nodes for v in n.outputs}
+        taken = set(targets)
+        pieces: dict[int, tuple[Variable, _Row]] = {}
+        for v, row in targets.values():
+            if v.owner is None or not isinstance(v.owner.op, Join):
+                continue
+            axis, start, mine = v.owner.op.axis, 0, {}
+            for u in v.owner.inputs:  # all of them, or none
+                width = u.type.shape[axis] if u.ndim == v.ndim else None
+                if width is None or id(u) not in computed or id(u) not in fixed or id(u) in taken or \
+                        id(u) in mine or u.dtype != v.dtype:
+                    break
+                index = ", ".join([":"] * axis + [f"{start}:{start + width}"])
+                mine[id(u)] = (u, _Row(row.first, f"{row.row}[{index}]"))
+                start += width
+            else:
+                taken.update(mine)
+                pieces.update(mine)
+        return pieces
 
     def fixed_shapes(self) -> set[int]:
         """Ids of the inner values whose shape is the same at every step (a conservative answer).
