@@ -52,3 +52,16 @@ def test_lstm_benchmark_quick(tmp_path):
         assert compile_times["scaling"][1]["nodes_before_rewrites"] > compile_times["scaling"][0][
             "nodes_before_rewrites"]
     assert "load average" in proc.stdout and "per-step overhead" in proc.stdout
+
+
+def test_elementwise_backends_benchmark_quick(tmp_path):
+    # numexpr and numba are optional: where they are missing, the NumPy candidate still runs and checks itself.
+    out = tmp_path / "elementwise.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "elementwise_backends.py"), "--quick",
+                           "--skip-compile", "--json", str(out)], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = json.loads(out.read_text())
+    for size in results["sizes"].values():
+        for workload in ("fwd", "bwd"):
+            assert size[workload]["numpy"]["us"] > 0
