@@ -422,6 +422,9 @@ class Scan(Op):
         from them when the output's shape follows from the inputs' shapes, or
         from shape arguments that are the same at every step.
         """
+        cached = self.__dict__.get("_fixed_shapes")
+        if cached is not None:  # the inner graph never changes: work it out once
+            return cached
         from symrnn.ops.blas import Dot, MatMul
         from symrnn.ops.elemwise import Elemwise
         from symrnn.ops.fused import FusedElemwise
@@ -453,6 +456,7 @@ class Scan(Op):
                 shaped.update(id(v) for v in node.outputs)
             if same_value:
                 valued.update(id(v) for v in node.outputs)
+        self._fixed_shapes = shaped
         return shaped
 
     def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:
