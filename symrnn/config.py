@@ -15,6 +15,9 @@ _ALLOWED = {
     # Theano's scan.allow_gc: False (the default) keeps each compiled function's loop buffers and products from
     # one call to the next (no allocation, no fresh memory to touch); True frees them after every call
     "allow_gc": (False, True),
+    # how fused elementwise arithmetic runs on the CPU: NumPy ufuncs (the default), or one numba kernel per
+    # fused node (optional; docs/performance.md)
+    "kernels": ("numpy", "numba"),
 }
 _BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
 
@@ -34,6 +37,7 @@ class Config:
         object.__setattr__(self, "mode", "FAST_RUN")
         object.__setattr__(self, "device", "cpu")
         object.__setattr__(self, "allow_gc", False)
+        object.__setattr__(self, "kernels", "numpy")
 
     def __setattr__(self, key: str, value: str) -> None:
         if key not in _ALLOWED:

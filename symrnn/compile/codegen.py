@@ -67,6 +67,7 @@ class CodegenContext:
     written: set[int] = field(default_factory=set)  # the targets that an op honoured
     pieces: dict[int, list[int]] = field(default_factory=dict)  # id(join) -> its inputs, targeted into its row
     first_step: tuple[str, set[int]] | None = None  # in a loop: (step counter, ids of values of fixed shape)
+    kernels: str = "numpy"  # config.kernels: "numba" runs fused arithmetic as numba kernels (on the host)
     _bound: dict[int, str] = field(default_factory=dict)
     _temps: Any = field(default_factory=itertools.count)
 
@@ -277,7 +278,7 @@ def _with_frees(ctx: CodegenContext, nodes: list[Apply], outputs: list[Variable]
 def generate(inputs: list[Variable], shared: list[SharedVariable], nodes: list[Apply],
              outputs: list[Variable], copy_outputs: list[bool], xp: Any = np,
              fn_name: str = "compiled", profile: bool = False, backend: Any = None,
-             keep_buffers: bool = True) -> Generated:
+             keep_buffers: bool = True, kernels: str = "numpy") -> Generated:
     """Emit and ``exec`` the Python source of a function computing ``outputs``.
 
     The function takes the inputs' values then the shared variables' values,
@@ -291,7 +292,7 @@ def generate(inputs: list[Variable], shared: list[SharedVariable], nodes: list[A
     buffers = BufferCache(xp)
     on_host = backend is None or getattr(backend, "name", None) == "numpy"
     ctx = CodegenContext(namespace={"xp": xp, "np": np, "_buffers": buffers}, profile=[] if profile else None,
-                         backend=backend, rows_in_place=on_host)
+                         backend=backend, rows_in_place=on_host, kernels=kernels)
     if keep_buffers:
         ctx.kept = kept_buffers(nodes, outputs, products=on_host)
     header: list[str] = []

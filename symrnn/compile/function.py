@@ -32,6 +32,17 @@ from symrnn.tensor.basic import as_tensor_variable
 MODES = ("FAST_RUN", "FAST_COMPILE", "reference", "DebugMode")
 
 
+def _kernels() -> str:
+    """``config.kernels``, checked: numba must be importable to run fused arithmetic as numba kernels."""
+    if config.kernels == "numba":
+        from symrnn.compile.numba_kernels import available
+
+        if not available():
+            raise ImportError('config.kernels = "numba" needs numba: pip install numba (or set '
+                              'config.kernels = "numpy", the default)')
+    return config.kernels
+
+
 class In:
     """An input with options, Theano's ``theano.In``: ``value`` is its default when the call omits it.
 
@@ -167,7 +178,7 @@ class Function:
                                            self.compiled_outputs, copies,
                                            fn_name=codegen.safe_identifier(name or "compiled", 40),
                                            profile=profile, backend=self.backend,
-                                           keep_buffers=not config.allow_gc)
+                                           keep_buffers=not config.allow_gc, kernels=_kernels())
         self.source = self._generated.source
 
     @property

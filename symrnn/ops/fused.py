@@ -129,13 +129,42 @@ class FusedElemwise(Op):
         lines = emit_checks(node, inputs, runtime_checks(node), ctx)
         backend = getattr(ctx, "backend", None)
         kernel = backend.fused_kernel(node) if backend is not None and node.outputs[0].ndim > 0 else None
+        cpu_kernel = self._cpu_kernel(node, ctx) if kernel is None else None
         if kernel is not None:
             lines.append(f"{outputs[0]} = {ctx.bind(kernel, 'kernel')}({', '.join(inputs)})")
+        elif cpu_kernel is not None:
+            lines += self._emit_cpu_kernel(node, inputs, outputs[0], ctx, *cpu_kernel)
         elif node.outputs[0].ndim == 0:
             lines += self._emit_scalar_chain(inputs, outputs[0], ctx)
         else:
             lines += self._emit_buffer_chain(inputs, outputs[0], ctx, node.outputs[0])
         return "\n".join(lines)
+
+    def _cpu_kernel(self, node: Apply, ctx: Any) -> tuple[Any] | None:
+        """``(numba kernel,)`` with ``config.kernels = "numba"`` on the host, when the node is arithmetic
+        only (see :mod:`symrnn.compile.numba_kernels`)."""
+        if getattr(ctx, "kernels", "numpy") != "numba" or not getattr(ctx, "rows_in_place", False):
+            return None
+        from symrnn.compile.numba_kernels import kernel
+
+        compiled = kernel(node)
+        return None if compiled is None else (compiled,)
+
+    def _emit_cpu_kernel(self, node: Apply, inputs: list[str], output: str, ctx: Any, compiled: Any) -> list[str]:
+        """The output (a loop's row when asked, see ``ctx.target``), then one kernel call that fills it."""
+        out = node.outputs[0]
+        full = next((name for name, v in zip(inputs, node.inputs) if v.ndim == out.ndim and all(
+            a != 1 or b == 1 for a, b in zip(v.type.shape, out.type.shape))), None)  # an input as large
+        shape = f"{full}.shape" if full is not None else \
+            f"xp.broadcast_shapes({', '.join(f'{name}.shape' for name in inputs)})"
+        empty = f"xp.empty({shape}, dtype={out.dtype!r})"
+        into = ctx.target(out)
+        if into is None:
+            lines = [f"{output} = {empty}"]
+        else:
+            ctx.wrote(out)
+            lines = [f"{output} = {into}", f"if {output} is None:", f"    {output} = {empty}"]
+        return lines + [f"{ctx.bind(compiled, 'numba_kernel')}({output}, {', '.join(inputs)})"]
 
     def _names(self, inputs: list[str], ctx: Any) -> dict[int, str]:
         return {id(ph): name for ph, name in zip(self.fused_inputs, inputs)}
