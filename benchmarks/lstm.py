@@ -2,7 +2,7 @@
 JAX and PyTensor, all in one process, interleaved.
 
     python benchmarks/lstm.py [--configs small,medium,large] [--repeats N] [--json out.json] [--quick]
-                              [--peers torch,jax,pytensor] [--threads N] [--pause S]
+                              [--peers numba,torch,jax,pytensor] [--threads N] [--pause S]
 
 For every config (B, T, I, H) it builds one LSTM (float32, zero initial state,
 ``loss = mean(h ** 2)`` over all outputs) with the same weights and inputs in
@@ -64,7 +64,7 @@ CONFIGS = {
 QUICK_CONFIGS = {"tiny": (2, 5, 3, 4)}
 DEFAULT_REPEATS = {"small": 20, "medium": 8, "large": 5}
 OVERHEAD_CONFIG = (1, 200, 8, 8)  # B=1, T=200, I=8, H=8: almost nothing but per-step overhead
-PEERS = ("torch", "jax", "pytensor")
+PEERS = ("numba", "torch", "jax", "pytensor")  # numba: symrnn with config.kernels = "numba"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -149,10 +149,14 @@ def lstm_graph(n_in: int, n_hidden: int, seed: int = 0) -> tuple[nn.LSTMCell, An
     return cell, x, loss, grads, time.perf_counter() - started
 
 
-def make_symrnn(mode: str, graph: tuple, x_value: np.ndarray) -> Impl:
+def make_symrnn(mode: str, graph: tuple, x_value: np.ndarray, kernels: str = "numpy") -> Impl:
     cell, x, loss, grads, graph_s = graph
-    function_fwd_s, fwd = timed(lambda: symrnn.function([x], loss, mode=mode))
-    function_s, train = timed(lambda: symrnn.function([x], [loss, *grads], mode=mode))
+    symrnn.config.kernels = kernels
+    try:
+        function_fwd_s, fwd = timed(lambda: symrnn.function([x], loss, mode=mode))
+        function_s, train = timed(lambda: symrnn.function([x], [loss, *grads], mode=mode))
+    finally:
+        symrnn.config.kernels = "numpy"
     first_call_s, _ = timed(lambda: train(x_value))
     fwd(x_value)
     names = list(cell.params)
@@ -161,7 +165,9 @@ def make_symrnn(mode: str, graph: tuple, x_value: np.ndarray) -> Impl:
         loss_value, *grad_values = train(x_value)
         return float(loss_value), dict(zip(names, grad_values))
 
-    return Impl(f"symrnn_{mode.lower()}", f"symrnn {mode}", lambda: fwd(x_value), lambda: train(x_value), result,
+    key, label = (f"symrnn_{mode.lower()}", f"symrnn {mode}") if kernels == "numpy" else \
+        (f"symrnn_{mode.lower()}_{kernels}", f"symrnn {mode} + {kernels}")
+    return Impl(key, label, lambda: fwd(x_value), lambda: train(x_value), result,
                 {"graph_s": graph_s, "function_fwd_s": function_fwd_s, "function_s": function_s,
                  "first_call_s": first_call_s, "nodes": count_nodes(train.nodes),
                  "nodes_before_rewrites": count_nodes(train.reference_nodes)}, held_bytes=lambda: train.kept_bytes)
@@ -337,6 +343,8 @@ def build_impls(shape: tuple[int, int, int, int], peers: list[str], errors: dict
     impls = [make_symrnn("FAST_RUN", graph, x_value), make_symrnn("FAST_COMPILE", graph, x_value),
              make_numpy(params, x_value)]
     builders: list[tuple[str, Callable[[], Impl]]] = []
+    if "numba" in peers and available("numba"):  # symrnn's optional fused-arithmetic kernels
+        builders.append(("symrnn_numba", lambda: make_symrnn("FAST_RUN", graph, x_value, kernels="numba")))
     if "torch" in peers and available("torch"):
         builders.append(("torch", lambda: make_torch(cell, x_value)))
     if "jax" in peers and available("jax"):
@@ -457,7 +465,7 @@ def per_step_overhead(repeats: int, pause: float, peers: list[str], n_steps: int
     """µs per time step with tiny tensors (B=1, H=8): what each implementation costs beyond the arithmetic."""
     B, _, n_in, H = OVERHEAD_CONFIG
     errors: dict[str, str] = {}
-    impls = build_impls((B, n_steps, n_in, H), [p for p in peers if p == "torch"], errors)
+    impls = build_impls((B, n_steps, n_in, H), [p for p in peers if p in ("torch", "numba")], errors)
     tasks = {f"{impl.key}/{w}": getattr(impl, w) for w in ("fwd", "train") for impl in impls}
     times = interleaved(tasks, repeats, pause)
     out: dict[str, Any] = {"shape": {"B": B, "T": n_steps, "I": n_in, "H": H}, "fwd": {}, "train": {}}
@@ -545,6 +553,9 @@ def print_config(name: str, r: dict[str, Any]) -> None:
           f"{c['symrnn_fast_compile']['function_s']:.3f} s; first call FAST_RUN "
           f"{c['symrnn_fast_run']['first_call_s']:.3f} s.  Peak memory of one train call: numpy "
           f"{r['peak_memory']['numpy_mib']:.3g} MiB")
+    if "symrnn_fast_run_numba" in c:
+        print(f"numba kernels: function() {c['symrnn_fast_run_numba']['function_s']:.3f} s, first call "
+              f"(numba compiles its kernels) {c['symrnn_fast_run_numba']['first_call_s']:.3f} s")
     for key, value in r.get("errors", {}).items():
         print(f"  {key} failed: {value}")
 
