@@ -555,9 +555,10 @@ def toposort(outputs: Iterable[Variable], stop_at: Iterable[Variable] = ()) -> l
 
 
 def schedule(outputs: Iterable[Variable]) -> list[Apply]:
-    """Like :func:`toposort`, but of a node's inputs the one behind the longest chain of nodes is computed
-    first, so that short side chains (a reshaped copy of an input, say) run just before their user rather
-    than long before it, holding memory across a loop.
+    """Like :func:`toposort`, but of a node's inputs the one behind the longest chain of nodes (a loop
+    counting as more than any chain without one) is computed first, so that short side chains (a reshaped
+    copy of an input, say) run just before their user rather than long before it, holding memory across a
+    loop.
 
     Example::
 
@@ -567,10 +568,12 @@ def schedule(outputs: Iterable[Variable]) -> list[Apply]:
         ['exp', 'add', 'tanh', 'exp', 'mul']
     """
     outputs = list(outputs)
-    depth: dict[int, int] = {}
-    for node in toposort(outputs):
-        depth[id(node)] = 1 + max((depth.get(id(v.owner), 0) for v in node.inputs if v.owner is not None),
-                                  default=0)
+    nodes = toposort(outputs)
+    depth: dict[int, int] = {}  # the longest chain of nodes behind each node, a loop counting as many
+    for node in nodes:
+        weight = len(nodes) if hasattr(node.op, "inner_nodes") else 1  # loops first: they make the big arrays
+        depth[id(node)] = weight + max((depth.get(id(v.owner), 0) for v in node.inputs if v.owner is not None),
+                                       default=0)
 
     def deepest_first(node: Apply) -> list[Variable]:
         return sorted(node.inputs, key=lambda v: -depth.get(id(v.owner), 0) if v.owner is not None else 0)

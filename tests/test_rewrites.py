@@ -33,6 +33,7 @@ from symrnn.rewrite.loops import (
     push_out_sequence_work,
     reuse_state_buffers,
     save_sliced_outputs_once,
+    sink_elementwise_sequences,
 )
 from symrnn.rewrite.slices import group_invariant_terms, merge_sibling_slices, slice_of
 from symrnn.scan.op import Scan
@@ -275,6 +276,21 @@ def test_save_sliced_outputs_once(pieces, merged):
     n_before, n_after = loops(before)[0].op.info.n_nitsot, loops(after)[0].op.info.n_nitsot
     assert n_after == (n_before - len(pieces) + 1 if merged else n_before)
     same_numbers([x], before, after, [np.random.default_rng(2).normal(size=(5, 2, 3))])
+
+
+@pytest.mark.parametrize("also_used", [False, True])
+def test_sink_elementwise_sequences(also_used):
+    x, scale = T.tensor3("x"), T.scalar("scale")
+    seed = (x * 2.0 * scale)[::-1][1:]  # the shape of a loss's gradient seed, as the backward loop reads it
+    total, _ = symrnn.scan(lambda s_t, acc: acc + s_t, sequences=seed, outputs_info=T.zeros_like(x[0]))
+    before = [total[-1]] + ([seed.sum()] if also_used else [])
+    after = sink_elementwise_sequences(before)
+    outside = [n for n in toposort(after) if not isinstance(n.op, Scan)]
+    muls_outside = sum(getattr(n.op, "name", "") == "mul" for n in outside)
+    assert muls_outside == (2 if also_used else 0)  # computed per step, unless something else reads it
+    if not also_used:
+        assert inner_ops(loops(after)[0]).count("mul") == 2
+    same_numbers([x, scale], before, after, [np.random.default_rng(5).normal(size=(6, 2, 3)), 0.5])
 
 
 def test_merge_sibling_dots_is_the_gate_gemm_merge():

@@ -9,7 +9,7 @@ from symrnn.rewrite.canonical import CANONICALIZE, STABILIZE
 from symrnn.rewrite.engine import apply_local_rewrites, merge
 from symrnn.rewrite.fusion import fuse_elementwise
 from symrnn.rewrite.gemm import merge_sibling_dots, merge_summed_dots
-from symrnn.rewrite.loops import LOOP_REWRITES, prune_loop_outputs
+from symrnn.rewrite.loops import LOOP_REWRITES, prune_loop_outputs, sink_elementwise_sequences
 from symrnn.rewrite.slices import group_invariant_terms, merge_sibling_slices
 
 
@@ -59,6 +59,7 @@ def optimize(outputs: Sequence[Variable], roots: Sequence[Variable] | None = Non
     outputs = merge_sibling_slices(outputs, roots)
     outputs = apply_local_rewrites(outputs, [*STABILIZE, *CANONICALIZE, optimize_scan_body, *LOOP_REWRITES])
     outputs = prune_loop_outputs(outputs)
+    outputs = sink_elementwise_sequences(outputs)
     outputs = merge_sibling_dots(outputs, roots)  # the input projections, now outside the loops
     outputs = merge_summed_dots(outputs, roots, sequences)
     outputs = merge(outputs)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
 from typing import Any
 
-from symrnn.graph import Apply, Constant, Variable, clone_replace, toposort
+from symrnn.graph import Apply, Constant, TensorType, Variable, clone_replace, toposort
 from symrnn.ops.blas import Dot
 from symrnn.ops.elemwise import Elemwise
 from symrnn.ops.random import RandomDraw
@@ -543,6 +543,85 @@ def prune_loop_outputs(outputs: Sequence[Variable]) -> list[Variable]:
             return replacement
 
         outputs = rebuild(outputs, on_node, with_original=True)
+        if not changed:
+            break
+    return outputs
+
+
+def _time_view(var: Variable) -> bool:
+    """Is ``var`` a basic-indexing view of another value that cuts or reverses axis 0 only?"""
+    from symrnn.ops.indexing import Subtensor
+
+    node = var.owner
+    if node is None or not isinstance(node.op, Subtensor) or node.op.advanced or not node.op.spec:
+        return False
+    first, *rest = node.op.spec
+    whole = ("slice", None, None, None)
+    return first[0] == "slice" and all(tuple(entry) == whole for entry in rest) and var.ndim == node.inputs[0].ndim
+
+
+def _sunk(node: Apply, uses: dict[int, int]) -> list[Variable] | None:
+    """``node`` with one elementwise sequence computed per step inside the loop (see below), or None."""
+    loop = Loop.of(node)
+    for position, (outer, ph) in enumerate(loop.seqs):
+        views: list[Apply] = []  # from the sequence back towards the elementwise op
+        source = outer
+        while _time_view(source) and uses.get(id(source), 0) == 1:
+            views.append(source.owner)
+            source = source.owner.inputs[0]
+        op_node = source.owner
+        if op_node is None or not isinstance(op_node.op, Elemwise) or uses.get(id(source), 0) != 1:
+            continue
+        if sum(o is outer for o, _ in loop.seqs) != 1 or source.ndim < 1:
+            continue
+        args: list[Variable] = []
+        for u in op_node.inputs:
+            if isinstance(u, Constant) and u.ndim == 0:
+                args.append(u)
+            elif u.ndim == source.ndim and u.type.shape[0] != 1:  # runs along time: a new sequence
+                sequence = u
+                for view in reversed(views):
+                    sequence = view.op(sequence, *view.inputs[1:])
+                new_ph = TensorType(u.dtype, u.type.shape[1:])(u.name)
+                loop.seqs.append((sequence, new_ph))
+                args.append(new_ph)
+            else:  # the same at every step: a non-sequence (its time axis, if any, is static 1)
+                value = u[0] if u.ndim == source.ndim else u
+                new_ph = value.type(value.name)
+                loop.nonseqs.append((value, new_ph))
+                args.append(new_ph)
+        per_step = op_node.op(*args)
+        if per_step.type != ph.type:
+            return None
+        del loop.seqs[position]
+        loop.replace_inner({ph: per_step})
+        return list(loop.build().outputs)
+    return None
+
+
+def sink_elementwise_sequences(outputs: Sequence[Variable]) -> list[Variable]:
+    """A loop's sequence that is elementwise work over whole sequences (the loss's gradient seed
+    ``2/N·h``, read by the backward loop) is computed per step inside the loop from views of them, so that
+    no ``(T, ...)`` array is made for it.  Only when nothing else reads it (and the views between it and the
+    loop only cut or reverse the time axis).
+
+    The opposite of :func:`push_out_sequence_work`, which moves products out: a batched product saves
+    time, a batched elementwise op mostly costs memory.
+    """
+    outputs = list(outputs)
+    for _ in range(8):
+        uses = use_counts(toposort(outputs), outputs)
+        changed = False
+
+        def on_node(current: Apply, uses: dict[int, int] = uses) -> list[Variable] | None:
+            nonlocal changed
+            if changed or not _is_scan(current):
+                return None
+            replacement = _sunk(current, uses)
+            changed = replacement is not None
+            return replacement
+
+        outputs = rebuild(outputs, on_node)
         if not changed:
             break
     return outputs
