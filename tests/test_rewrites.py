@@ -232,7 +232,22 @@ def test_accumulate_after_loop_moves_weight_gradients_out():
     new_backward = backward_loop(after)
     assert inner_ops(new_backward).count("dot") == 1
     assert len(new_backward.op.info.state_taps) < len(backward.op.info.state_taps)
+    # d is saved last step first, so that the products pair it with x and h in time order: no reversed copy
+    assert any(new_backward.op.info.reversed_rows)
+    products = [n for n in toposort(after) if isinstance(n.op, Dot) and n.inputs[1].owner is not None
+                and n.inputs[1].owner.inputs[0] in new_backward.outputs]
+    assert products and all(_reversals(n.inputs[0]) % 2 == 0 for n in products)
     same_numbers(inputs, outputs, after, RNN_VALUES, rtol=1e-10)
+
+
+def _reversals(var):
+    """How many ``[::-1]`` views stand between ``var`` and the value it views."""
+    count = 0
+    while var.owner is not None and not isinstance(var.owner.op, (Dot, Scan)) and var.owner.inputs:
+        spec = getattr(var.owner.op, "spec", None)
+        count += bool(spec) and spec[0][0] == "slice" and spec[0][3] == -1
+        var = var.owner.inputs[0]
+    return count
 
 
 def test_prune_loop_outputs_drops_unrequested_gradients():

@@ -57,6 +57,7 @@ class Loop:
     nonseqs: list[tuple[Variable, Variable]]  # (outer value, inner placeholder)
     until: Variable | None
     extra: dict[str, Any] = field(default_factory=dict)
+    reversed_rows: set[int] = field(default_factory=set)  # ids of the per-step values stored last step first
 
     @classmethod
     def of(cls, node: Apply) -> Loop:
@@ -73,7 +74,9 @@ class Loop:
                    for k in range(info.n_nitsot)]
         nonseqs = list(zip(node.inputs[outer["nonseqs"]], op.inner_inputs[inner["nonseqs"]]))
         until = op.inner_outputs[-1] if info.has_until else None
-        return cls(node, info, node.inputs[0], seqs, states, nitsots, nonseqs, until)
+        reversed_rows = {id(value) for k, (value, _) in enumerate(nitsots)
+                         if k < len(info.reversed_rows) and info.reversed_rows[k]}
+        return cls(node, info, node.inputs[0], seqs, states, nitsots, nonseqs, until, reversed_rows=reversed_rows)
 
     def inner_outputs(self) -> list[Variable]:
         return ([s.new_value for s in self.states] + [v for v, _ in self.nitsots]
@@ -85,7 +88,9 @@ class Loop:
 
     def replace_inner(self, replace: dict[Variable, Variable]) -> None:
         """Substitute inner variables everywhere in the body."""
-        outs = clone_replace(self.inner_outputs(), replace)
+        before = self.inner_outputs()
+        outs = clone_replace(before, replace)
+        self.reversed_rows = {id(new) for old, new in zip(before, outs) if id(old) in self.reversed_rows}
         for s, new in zip(self.states, outs):
             s.new_value = new
         n = len(self.states)
@@ -109,7 +114,8 @@ class Loop:
         labels = tuple(s.label for s in self.states) + tuple(label for _, label in self.nitsots)
         info = dc_replace(self.info, n_seqs=len(self.seqs), state_taps=tuple(s.taps for s in self.states),
                           n_nitsot=len(self.nitsots), n_nonseqs=len(self.nonseqs), labels=labels,
-                          last_only=tuple(s.last_only for s in self.states))
+                          last_only=tuple(s.last_only for s in self.states),
+                          reversed_rows=tuple(id(v) in self.reversed_rows for v, _ in self.nitsots))
         op = Scan(info, self.placeholders(), self.inner_outputs())
         op.optimized = getattr(self.node.op, "optimized", False)
         node = op.make_node(self.n_steps, *[o for o, _ in self.seqs], *[s.init for s in self.states],
@@ -266,7 +272,8 @@ def reuse_state_buffers(node: Apply) -> Sequence[Variable] | None:
     loop = Loop.of(node)
     n_states = len(loop.states)
     by_value = {id(s.new_value): j for j, s in enumerate(loop.states) if not s.last_only}
-    duplicates = [k for k, (value, _) in enumerate(loop.nitsots) if id(value) in by_value]
+    duplicates = [k for k, (value, _) in enumerate(loop.nitsots)
+                  if id(value) in by_value and id(value) not in loop.reversed_rows]
     if not duplicates:
         return None
     keep = [k for k in range(len(loop.nitsots)) if k not in duplicates]
@@ -295,7 +302,7 @@ def save_sliced_outputs_once(node: Apply) -> Sequence[Variable] | None:
     groups: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
     sources: dict[int, Variable] = {}
     for k, (value, _) in enumerate(loop.nitsots):
-        piece = slice_of(value)
+        piece = slice_of(value) if id(value) not in loop.reversed_rows else None
         if piece is not None:
             source, axis, start, stop = piece
             sources[id(source)] = source
@@ -380,9 +387,12 @@ def accumulate_after_loop(node: Apply) -> Sequence[Variable] | None:
     pieces = _join_pieces(body)
     saved: dict[int, int] = {id(value): k for k, (value, _) in enumerate(loop.nitsots)}
 
+    new_slots: set[int] = set()
+
     def save(value: Variable) -> int:  # one per-step copy, however many sums read it
         if id(value) not in saved:
             saved[id(value)] = len(loop.nitsots)
+            new_slots.add(len(loop.nitsots))
             loop.nitsots.append((value, "saved value"))
         return saved[id(value)]
 
@@ -401,6 +411,18 @@ def accumulate_after_loop(node: Apply) -> Sequence[Variable] | None:
             else:
                 slots.append(("own", save(value)))
         traces.append(slots)
+    # A backward loop reads its sequences last step first: the products' left operands are reversed views.
+    # A value saved only for products with such operands is stored last step first too, so that each
+    # product pairs two arrays in time order, neither of which then needs a reordered copy.
+    reversed_slots = set(new_slots)
+    for (_, kind, _), slots in zip(plans, traces):
+        *first, last = slots
+        if last[0] != "seq" and kind == "outer" and not (first[0][0] == "seq" and _reversed_in_time(first[0][1])):
+            reversed_slots.discard(last[1])
+        for slot in first:
+            if slot[0] != "seq":
+                reversed_slots.discard(slot[1])
+    loop.reversed_rows |= {id(loop.nitsots[k][0]) for k in reversed_slots}
     removed = {j for j, _, _ in plans}
     kept_states = [j for j in range(len(loop.states)) if j not in removed]
     loop.states = [loop.states[j] for j in kept_states]
@@ -427,7 +449,10 @@ def accumulate_after_loop(node: Apply) -> Sequence[Variable] | None:
         if key not in totals:
             if kind == "outer":
                 (u_slot,) = first
-                totals[key] = dot(flat(_piece(whole(u_slot), u_slot)).T, flat(whole(last)))
+                u = _piece(whole(u_slot), u_slot)
+                if last[0] != "seq" and last[1] in reversed_slots:
+                    u = u[::-1]  # back in time order, as the saved value is
+                totals[key] = dot(flat(u).T, flat(whole(last)))
             else:
                 totals[key] = whole(last).sum(axis=(0, 1))
         total = init[0] + _piece(totals[key], last)
@@ -438,6 +463,17 @@ def accumulate_after_loop(node: Apply) -> Sequence[Variable] | None:
     for k in range(n_old_nitsot):
         outputs.append(new.outputs[n_kept + k])
     return outputs
+
+
+def _reversed_in_time(var: Variable) -> bool:
+    """Is ``var`` a view that reverses its source's axis 0 (an odd number of ``[::-1]`` among views that
+    touch axis 0 only)?"""
+    reversals = 0
+    while _time_view(var):
+        step = var.owner.op.spec[0][3]
+        reversals += step == -1
+        var = var.owner.inputs[0]
+    return reversals % 2 == 1
 
 
 def _piece(full: Variable, slot: tuple) -> Variable:

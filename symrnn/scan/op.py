@@ -52,6 +52,7 @@ class ScanInfo:
     n_steps_given: bool = True  # False: run over the shortest sequence
     labels: tuple[str, ...] = ()  # per inner output (states, then nit-sots): how to name it in an error
     last_only: tuple[bool, ...] = ()  # per state: keep only its last n_init values (a ring), not every step
+    reversed_rows: tuple[bool, ...] = ()  # per nit-sot: step t is stored in row n_steps-1-t (loop rewrites only)
 
     @property
     def n_states(self) -> int:
@@ -75,6 +76,12 @@ class ScanInfo:
         if k == 1:
             return 0
         return (t + k + tap) % k if isinstance(t, int) else f"({t} + {k + tap}) % {k}"
+
+    def trace_row(self, k: int, t: Any, n: Any) -> Any:
+        """The row of nit-sot ``k``'s trace that step ``t`` of ``n`` writes (source text for names)."""
+        if not (k < len(self.reversed_rows) and self.reversed_rows[k]):
+            return t
+        return n - 1 - t if isinstance(t, int) else f"{n} - 1 - {t}"
 
     def write_row(self, j: int, t: Any) -> Any:
         """The buffer row a step writes."""
@@ -220,7 +227,7 @@ class Scan(Op):
                 value = results[info.n_states + k]
                 if traces[k] is None:
                     traces[k] = np.empty((n, *np.shape(value)), dtype=node.outputs[info.n_states + k].dtype)
-                _write_row(self, traces[k], t, value, info.label(info.n_states + k))
+                _write_row(self, traces[k], info.trace_row(k, t, n), value, info.label(info.n_states + k))
             if info.has_until and bool(results[-1]):
                 done = t + 1
                 break
@@ -281,7 +288,7 @@ class Scan(Op):
             ctx.names[id(ph)] = outer_name
         # Ask the ops that compute the stored values to write them straight into their buffer rows from the
         # second step on (the first step allocates, is checked and copied): no copy per step.
-        rows = self._rows_in_place(outputs, carried, t) if ctx.rows_in_place else {}
+        rows = self._rows_in_place(outputs, carried, t, n) if ctx.rows_in_place else {}
         targets = {id(v): (v, row) for v, row in rows.values()}
         pieces = self._pieces_in_place(targets)
         for key, (v, _) in list(targets.items()):
@@ -325,13 +332,13 @@ class Scan(Op):
             if info.n_states + k in in_place:  # written in place after the first step
                 body += [(f"if {trace} is None:", node),
                          (f"    {trace} = {alloc}", node),
-                         (f"    {trace}[{t}] = {value}", node)]
+                         (f"    {trace}[{info.trace_row(k, t, n)}] = {value}", node)]
                 continue
             body += [(f"if {trace} is None:", node),
                      (f"    {trace} = {alloc}", node),
                      (f"elif xp.shape({value}) != {trace}.shape[1:]:", node),
                      (f"    {check}({name_const}, {what}, {trace}, {value})", node),
-                     (f"{trace}[{t}] = {value}", node)]
+                     (f"{trace}[{info.trace_row(k, t, n)}] = {value}", node)]
         if info.has_until:
             body += [(f"if {ctx.name_of(self.inner_outputs[-1])}:", node),
                      (f"    {done} = {t} + 1", node), ("    break", node)]
@@ -366,7 +373,8 @@ class Scan(Op):
         lines.append((f"# scan {label} ends", None))
         return lines
 
-    def _rows_in_place(self, outputs: list[str], carried: dict[int, str], t: str) -> dict[int, tuple[Variable, str]]:
+    def _rows_in_place(self, outputs: list[str], carried: dict[int, str], t: str,
+                       n: str) -> dict[int, tuple[Variable, _Row]]:
         """``inner output index -> (value, row)``: the stored values an op may compute straight into ``row``,
         source that is ``None`` on the first step (when the value is allocated, checked and copied) and the
         buffer row after.  Only values whose shape cannot change from step to step (:meth:`fixed_shapes`)
@@ -383,7 +391,8 @@ class Scan(Op):
             if i < info.n_states:
                 rows[i] = (v, _Row(f"{t} == 0", f"{outputs[i]}[{info.write_row(i, t)}]"))
             else:
-                rows[i] = (v, _Row(f"{outputs[i]} is None", f"{outputs[i]}[{t}]"))
+                row = info.trace_row(i - info.n_states, t, n)
+                rows[i] = (v, _Row(f"{outputs[i]} is None", f"{outputs[i]}[{row}]"))
         return rows
 
     def _pieces_in_place(self, targets: dict[int, tuple[Variable, _Row]]) -> dict[int, tuple[Variable, _Row]]:
@@ -461,6 +470,9 @@ class Scan(Op):
 
     def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:
         from symrnn.scan.gradient import scan_grad
+
+        if any(self.info.reversed_rows):  # only the compiler's loop rewrites make these, after grad()
+            raise NotImplementedError(f"{self}: the gradient of a loop that stores rows in reverse")
 
         return scan_grad(node, output_grads)
 
