@@ -460,12 +460,14 @@ def test_fast_run_agrees_with_reference_on_random_loops(step_name, steps, backwa
     hs, _ = symrnn.scan(lambda x_t, h: step(x_t, h, W, U), sequences=x, outputs_info=h0, go_backwards=backwards)
     cost = {"all": (hs ** 2).mean(), "last": hs[-1].sum(), "W": (hs * 2).sum()}[target]
     outputs = [hs, cost, *symrnn.grad(cost, [W, U, x, h0])]
-    values = [rng.normal(size=(steps, 2, 3)), rng.normal(size=(2, 4))]
-    fast = symrnn.function([x, h0], outputs)(*values)
-    ref = symrnn.function([x, h0], outputs, mode="reference")(*values)
-    for a, b in zip(fast, ref):
-        assert a.shape == b.shape and a.dtype == b.dtype
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    fast = symrnn.function([x, h0], outputs)
+    ref = symrnn.function([x, h0], outputs, mode="reference")
+    # Two calls of different lengths, then the first again: kept, shared and in-place buffers are reused.
+    runs = [[rng.normal(size=(n, 2, 3)), rng.normal(size=(2, 4))] for n in (steps, steps + 2)]
+    for values in runs + runs[:1]:
+        for a, b in zip(fast(*values), ref(*values)):
+            assert a.shape == b.shape and a.dtype == b.dtype
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 
 
 ACTIVATIONS = {"sigmoid": T.nnet.sigmoid, "tanh": T.tanh, "exp": lambda z: T.exp(-abs(z)), "id": lambda z: z}
