@@ -11,10 +11,9 @@ steps must not hit Python's recursion limit.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -54,14 +53,18 @@ _inside_symrnn: dict[str, bool] = {}
 _fixed_lines: list[str] = []
 
 
-@contextlib.contextmanager
-def fixed_user_line() -> Iterator[None]:
+class fixed_user_line:  # noqa: N801 - used like a function: ``with fixed_user_line():``
     """Within this block :func:`user_line` answers the line it would answer at its start, without walking
-    the stack: compiling builds thousands of nodes, all from the user's one ``function()`` call."""
-    _fixed_lines.append(user_line())
-    try:
-        yield
-    finally:
+    the stack: compiling builds thousands of nodes, all from the user's one ``function()`` call.
+
+    (A class, not a ``contextlib`` generator, so that no ``contextlib`` frame stands between symrnn and the
+    user's line when it is looked up.)
+    """
+
+    def __enter__(self) -> None:
+        _fixed_lines.append(user_line())
+
+    def __exit__(self, *exc: object) -> None:
         _fixed_lines.pop()
 
 

@@ -269,3 +269,13 @@ def test_repr_names_inputs():
     x = T.vector("x")
     f = symrnn.function([x], x + 1, name="inc")
     assert "inc" in repr(f) and "'x'" in repr(f)
+
+
+def test_nodes_made_by_rewrites_name_the_function_call_line():
+    # (a contextlib frame once stood in for the user's line)
+    x = T.tensor3("x")
+    hs, _ = symrnn.scan(lambda x_t, h: T.tanh(x_t + h), sequences=x, outputs_info=T.zeros_like(x[0]))
+    f = symrnn.function([x], [(hs ** 2).mean(), *symrnn.grad((hs ** 2).mean(), [x])])
+    call_line = sys._getframe().f_lineno - 1
+    assert "contextlib" not in f.source
+    assert f"test_function.py:{call_line}" in f.source
