@@ -208,6 +208,26 @@ def stable_log_sigmoid(node: Apply) -> Sequence[Variable] | None:
     return [new] if new is not None and _same_type(new, node.outputs[0]) else None
 
 
+def shape_of_elementwise(node: Apply) -> Sequence[Variable] | None:
+    """``shape_i(f(x, ...))`` of an elementwise ``f`` is ``shape_i(x)`` for an input ``x`` that is not
+    broadcast along axis ``i`` (only static 1s broadcast, and sizes are checked), so that asking for the
+    size of a result does not keep the result itself alive (``mean(h ** 2)`` divides by the size of
+    ``h ** 2``)."""
+    from symrnn.ops.fused import FusedElemwise
+    from symrnn.ops.shape import ShapeI
+
+    if not isinstance(node.op, ShapeI):
+        return None
+    (value,) = node.inputs
+    if value.owner is None or not isinstance(value.owner.op, (E.Elemwise, FusedElemwise)):
+        return None
+    axis = node.op.i % value.ndim if value.ndim else None
+    for x in value.owner.inputs:
+        if axis is not None and x.ndim == value.ndim and x.type.shape[axis] != 1:
+            return [ShapeI(axis)(x)]
+    return None
+
+
 CANONICALIZE = [fold_constants, remove_identity_arithmetic, switch_on_constant, remove_double_negation,
-                merge_dimshuffles, elemwise_of_filled, square_and_sqrt_powers]
+                merge_dimshuffles, elemwise_of_filled, square_and_sqrt_powers, shape_of_elementwise]
 STABILIZE = [spelled_out_sigmoid, stable_log_sigmoid]
