@@ -19,12 +19,14 @@ from symrnn.rewrite.canonical import (
     merge_dimshuffles,
     remove_double_negation,
     remove_identity_arithmetic,
+    shape_of_elementwise,
     spelled_out_sigmoid,
     square_and_sqrt_powers,
     stable_log_sigmoid,
     switch_on_constant,
 )
 from symrnn.rewrite.engine import apply_local_rewrites, merge
+from symrnn.rewrite.fusion import fuse_elementwise, sum_in_blocks
 from symrnn.rewrite.gemm import merge_sibling_dots, merge_summed_dots
 from symrnn.rewrite.loops import (
     accumulate_after_loop,
@@ -306,6 +308,49 @@ def test_sink_elementwise_sequences(also_used):
     if not also_used:
         assert inner_ops(loops(after)[0]).count("mul") == 2
     same_numbers([x, scale], before, after, [np.random.default_rng(5).normal(size=(6, 2, 3)), 0.5])
+
+
+@pytest.mark.parametrize("shapes", [[(300, 100)], [(300, 100), (1, 100)], [(0, 4)], [(7,), ()], [(5, 2, 3)]])
+def test_sum_in_blocks(shapes):
+    xs = [T.tensor("float64", s, name=f"x{k}") for k, s in enumerate(shapes)]
+    value = T.tanh(xs[0]) * 2.0 + (xs[1] * xs[0] if len(xs) > 1 else 0.0)
+    before = [value.sum(), xs[0].sum()]  # the second: a plain input, stays a sum
+    after = sum_in_blocks(fuse_elementwise(before))
+    assert names(after).count("block_sum") == 1 and "sum" in [str(n.op)[:3] for n in toposort(after)]
+    rng = np.random.default_rng(7)
+    values = [rng.normal(size=s) for s in shapes]
+    same_numbers(xs, before, after, values, rtol=1e-10)
+    compiled = symrnn.function(xs, before)(*values)
+    reference = symrnn.function(xs, before, mode="reference")(*values)
+    for got, want in zip(compiled, reference):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_a_sum_of_squares_never_holds_the_squares():
+    import tracemalloc
+
+    x = T.matrix("x")
+    f = symrnn.function([x], (x ** 2).mean())
+    value = np.random.default_rng(8).normal(size=(2000, 500))
+    f(value)
+    tracemalloc.start()
+    try:
+        got = f(value)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.1 * value.nbytes, peak / value.nbytes
+    np.testing.assert_allclose(got, np.mean(value ** 2), rtol=1e-12)
+
+
+def test_shape_of_elementwise():
+    x, b = T.matrix("x"), T.row("b")
+    value = T.tanh(x) + b
+    before = [value.shape[0] * value.shape[1]]
+    after = apply_local_rewrites(before, [shape_of_elementwise])
+    shape_nodes = [n for n in toposort(after) if str(n.op).startswith("shape_")]
+    assert shape_nodes and all(n.inputs[0] is x for n in shape_nodes)  # the size of x, not of the result
+    same_numbers([x, b], before, after, [X, X[:1]])
 
 
 def test_merge_sibling_dots_is_the_gate_gemm_merge():

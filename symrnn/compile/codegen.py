@@ -195,12 +195,12 @@ def kept_buffers(nodes: list[Apply], outputs: list[Variable], products: bool = T
     """
     from symrnn.ops.blas import Dot
     from symrnn.ops.elemwise import Elemwise
-    from symrnn.ops.fused import FusedElemwise
+    from symrnn.ops.fused import BlockSum, FusedElemwise
     from symrnn.ops.reduce import Reduce
     from symrnn.ops.shape import Join
     from symrnn.scan.op import Scan
 
-    fresh = (Dot, Elemwise, FusedElemwise, Reduce, Join, Scan)
+    fresh = (Dot, Elemwise, FusedElemwise, BlockSum, Reduce, Join, Scan)
     escapes = {id(v) for v in outputs}
     for node in reversed(nodes):
         if not isinstance(node.op, fresh) and any(id(v) in escapes for v in node.outputs):

@@ -246,4 +246,81 @@ class FusedElemwise(Op):
         return lines
 
 
-__all__ = ["FusedElemwise"]
+
+
+class BlockSum(Op):
+    """The sum of all elements of an elementwise value, computed a block of rows at a time, so that the
+    value itself (say the ``(T, B, H)`` squares of a loss ``mean(h ** 2)``) is never whole in memory.
+
+    ``element`` is the elementwise node (an :class:`~symrnn.ops.elemwise.Elemwise` or
+    :class:`FusedElemwise`) whose output is summed; this op takes that node's inputs.  Made by
+    :func:`symrnn.rewrite.fusion.sum_in_blocks`.  The sum of per-block sums rounds a little differently
+    from one ``numpy.sum`` of the whole.
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> from symrnn.rewrite.fusion import sum_in_blocks
+        >>> x = T.tensor3("x")
+        >>> [total] = sum_in_blocks([(x * x).sum()])
+        >>> str(total.owner.op)
+        'block_sum{mul}'
+    """
+
+    name = "block_sum"
+    ROWS_ELEMENTS = 1 << 14  # elements per block (64 KiB of float32: cache-sized, small next to the whole)
+
+    def __init__(self, element: Apply) -> None:
+        self.element = element
+        self.signature = ("block_sum", element.op, tuple(v.type for v in element.inputs))
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (isinstance(other, BlockSum) and self.signature == other.signature)
+
+    def __hash__(self) -> int:
+        return hash(self.signature)
+
+    def __str__(self) -> str:
+        return f"block_sum{{{getattr(self.element.op, 'name', self.element.op)}}}" if not isinstance(
+            self.element.op, FusedElemwise) else f"block_sum{str(self.element.op)[5:]}"
+
+    def make_node(self, *inputs: Any) -> Apply:
+        inputs = [as_tensor_variable(v) for v in inputs]
+        element = self.element.op.make_node(*inputs)
+        if element.outputs[0].type != self.element.outputs[0].type:
+            raise GraphTypeError(f"{self}: inputs of other types than the node it was made for")
+        return Apply(self, inputs, [TensorType(element.outputs[0].dtype, ())])
+
+    def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:
+        reason = "block sums are made at compile time, after grad(); take the gradient of the sum it replaced"
+        return [grad_undefined(self, i, reason) for i in range(len(node.inputs))]
+
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        (value,) = self.element.op.perform(self.element, inputs)
+        return [np.asarray(np.sum(value), dtype=node.outputs[0].dtype)]
+
+    def emit(self, node: Apply, inputs: list[str], outputs: list[str], ctx: Any) -> str:
+        out = self.element.outputs[0]
+        if not getattr(ctx, "rows_in_place", True):  # a device backend: one kernel over the whole, then a sum
+            whole = ctx.fresh("whole")
+            return "\n".join([*self.element.op.emit(self.element, inputs, [whole], ctx).splitlines(),
+                              f"{outputs[0]} = xp.sum({whole})", f"del {whole}"])
+        full = [name for name, v in zip(inputs, node.inputs) if v.ndim == out.ndim and v.type.shape[0] != 1]
+        shape = f"xp.broadcast_shapes({', '.join(f'xp.shape({name})' for name in inputs)})"
+        n, rows, i, parts, block = (ctx.fresh(h) for h in ("n", "rows", "i", "parts", "block"))
+        sliced = [f"{name}[{i}:{i} + {rows}]" if name in full else name for name in inputs]
+        names = [ctx.fresh("b") if name in full else name for name in inputs]
+        lines = [f"{n} = {shape}",
+                 f"{rows} = max(1, {self.ROWS_ELEMENTS} * {n}[0] // max(1, int(np.prod({n}))))",
+                 f"{parts} = []",
+                 f"for {i} in range(0, {n}[0], {rows}):"]
+        lines += [f"    {b} = {s}" for b, s, name in zip(names, sliced, inputs) if name in full]
+        emitted = self.element.op.emit(self.element, names, [block], ctx)
+        lines += [f"    {line}" for line in emitted.splitlines()]
+        lines += [f"    {parts}.append(xp.sum({block}))",
+                  f"{outputs[0]} = xp.sum(xp.asarray({parts}, dtype={node.outputs[0].dtype!r}))",
+                  f"{' = '.join([block, parts] + [b for b, name in zip(names, inputs) if name in full])} = None"]
+        return "\n".join(lines)
+
+
+__all__ = ["FusedElemwise", "BlockSum"]

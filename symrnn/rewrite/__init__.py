@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from symrnn.graph import Apply, Variable
 from symrnn.rewrite.canonical import CANONICALIZE, STABILIZE
 from symrnn.rewrite.engine import apply_local_rewrites, merge
-from symrnn.rewrite.fusion import fuse_elementwise
+from symrnn.rewrite.fusion import fuse_elementwise, sum_in_blocks
 from symrnn.rewrite.gemm import merge_sibling_dots, merge_summed_dots
 from symrnn.rewrite.loops import LOOP_REWRITES, prune_loop_outputs, sink_elementwise_sequences
 from symrnn.rewrite.slices import group_invariant_terms, merge_sibling_slices
@@ -65,6 +65,7 @@ def optimize(outputs: Sequence[Variable], roots: Sequence[Variable] | None = Non
     outputs = merge(outputs)
     if roots is None:  # last, and once: it fuses loop bodies itself, after the loop rewrites have seen them
         outputs = fuse_elementwise(outputs)
+        outputs = sum_in_blocks(outputs)
     return outputs
 
 

@@ -207,3 +207,38 @@ def _fuse_scan_bodies(outputs: list[Variable], min_group: int) -> list[Variable]
 
 
 __all__ = ["fuse_elementwise"]
+
+
+def sum_in_blocks(outputs: Sequence[Variable]) -> list[Variable]:
+    """``sum(e)`` over all axes of an elementwise value ``e`` that nothing else reads becomes a
+    :class:`~symrnn.ops.fused.BlockSum`: ``e`` is computed and summed a block of rows at a time, so that it
+    is never whole in memory (the squares of a loss ``mean(h ** 2)`` would be as large as ``h``).
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> x = T.matrix("x")
+        >>> [total] = sum_in_blocks([T.sum(T.tanh(x) * x)])
+        >>> str(total.owner.op)
+        'block_sum{mul}'
+    """
+    from symrnn.ops.fused import BlockSum
+    from symrnn.ops.reduce import Reduce
+
+    outputs = list(outputs)
+    nodes = toposort(outputs)
+    readers = consumers(nodes)
+    returned = {id(v) for v in outputs}
+
+    def on_node(node: Apply) -> list[Variable] | None:
+        if not isinstance(node.op, Reduce) or node.op.kind != "sum" or node.op.keepdims:
+            return None
+        (value,) = node.inputs
+        element = value.owner
+        if element is None or not isinstance(element.op, (Elemwise, FusedElemwise)) or value.ndim == 0 or \
+                node.op.axis != tuple(range(value.ndim)) or value.dtype != node.outputs[0].dtype or \
+                np.dtype(value.dtype).kind != "f" or len(readers.get(id(value), [])) != 1 or id(value) in returned:
+            return None
+        return [BlockSum(element)(*element.inputs)]
+
+    return rebuild(outputs, on_node)
