@@ -92,7 +92,7 @@ def fuse_elementwise(outputs: Sequence[Variable], roots: Sequence[Variable] | No
         if len(members) < min_group:
             continue
         assigned.update(members)
-        groups[id(root)] = [n for n in nodes if id(n) in members]
+        groups[id(root)] = sorted(members.values(), key=lambda n: position[id(n)])
     if not groups:
         return outputs
 
