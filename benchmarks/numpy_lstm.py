@@ -192,7 +192,7 @@ def train_step(params: Mapping[str, np.ndarray], x: np.ndarray,
     dh_next = np.zeros((batch, H), dtype)
     dc = np.empty((batch, H), dtype)
     dc_next = np.zeros((batch, H), dtype)
-    U_all_T = U_all.T
+    U_all_T = np.ascontiguousarray(U_all.T)  # OpenBLAS multiplies by a C-ordered copy up to 2x faster
     for stop in range(n_steps, 0, -chunk):
         start = max(0, stop - chunk)
         gs, coef, c_prev, tc = gates[start:stop], dc_coef[:stop - start], cs[start:stop], tanh_cs[start:stop]

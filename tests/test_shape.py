@@ -226,6 +226,16 @@ def test_concatenate(axis):
     check_fn(lambda x, y, z: T.join(axis, x, y, z), [a, b, c], np.concatenate([a, b, c], axis=axis))
 
 
+def test_concatenating_transposed_parts_gives_a_c_ordered_array():
+    # NumPy would return F order here, and a matrix product with it can take twice as long
+    x, y = T.matrix("x"), T.matrix("y")
+    a, b = RNG.normal(size=(3, 2)), RNG.normal(size=(3, 4))
+    for mode in ("FAST_RUN", "FAST_COMPILE"):
+        got = symrnn.function([x, y], T.concatenate([x.T, y.T], axis=0), mode=mode)(a, b)
+        assert got.flags.c_contiguous, mode
+        np.testing.assert_array_equal(got, np.concatenate([a.T, b.T]))
+
+
 def test_concatenate_unequal_lengths_and_static_shapes():
     x, y = T.tensor("float64", (2, 3)), T.tensor("float64", (4, None))
     out = T.concatenate([x, y])
