@@ -22,7 +22,8 @@ and it is written to be fast, with the techniques of issue 5:
 - the backward pass computes the gates' local derivatives for a chunk of
   steps at once (a few ufunc calls on cache-sized blocks instead of many tiny
   ones; ``CHUNK_BYTES``), so each step does only a handful of small ufuncs
-  and ``dA_t @ U_all.T``, writing ``dA_t`` over the gates it no longer needs;
+  and ``dA_t @ U_all.T`` (with a C-ordered copy of ``U_all.T``), writing ``dA_t`` over the gates it no
+  longer needs;
 - the weight gradients are computed after the loop as single large GEMMs:
   ``dW = X^T dA``, ``dU = H_prev^T dA``, ``db = dA.sum(0)``;
 - the loss's ``2/N`` factor is applied once, to the weight gradients, instead
