@@ -279,3 +279,34 @@ def test_nodes_made_by_rewrites_name_the_function_call_line():
     call_line = sys._getframe().f_lineno - 1
     assert "contextlib" not in f.source
     assert f"test_function.py:{call_line}" in f.source
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_compiling_leaves_the_garbage_collector_as_it_found_it(enabled, monkeypatch):
+    import gc
+
+    from symrnn.compile import codegen
+
+    x = T.vector("x")
+    seen = []
+    generate = codegen.generate
+
+    def watched(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return generate(*args, **kwargs)
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("an error while compiling")
+
+    try:
+        if not enabled:
+            gc.disable()
+        monkeypatch.setattr(codegen, "generate", watched)
+        symrnn.function([x], T.exp(x) + 1)
+        assert seen == [False] and gc.isenabled() is enabled  # paused while compiling, restored after
+        monkeypatch.setattr(codegen, "generate", failing)
+        with pytest.raises(RuntimeError, match="while compiling"):
+            symrnn.function([x], T.exp(x) + 1)
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
