@@ -523,7 +523,7 @@ def test_gpu_scan_until_and_taps_match_numpy(cupy):
 
 @pytest.mark.gpu
 def test_gpu_scan_loop_does_not_synchronize(cupy):
-    cupyx = pytest.importorskip("cupyx")
+    cupyx = pytest.importorskip("cupyx", reason="cupyx ships with CuPy; this CuPy install lacks it")
     if not hasattr(cupyx, "allow_synchronize"):
         pytest.skip("this CuPy has no cupyx.allow_synchronize to detect synchronizations")
     x, params, (loss, *news) = lstm_training("float32")
