@@ -53,18 +53,16 @@ class Dot(Op):
 
     def emit(self, node: Apply, inputs: list[str], outputs: list[str], ctx: Any) -> str:
         x, y = node.inputs
-        a, b = inputs
+        a, b, out = *inputs, outputs[0]
+        # (..., k)·(k, n) as one 2-D product: NumPy's N-d dot does not reach BLAS as a single GEMM
+        flat = x.ndim > 2 and y.ndim == 2
+        flat_a = f"{a}.reshape(-1, {a}.shape[-1])" if flat else a
+        shape = f"{a}.shape[:-1] + ({b}.shape[1],)"
         if id(node.outputs[0]) in ctx.kept and x.ndim >= 2 and y.ndim == 2:  # into memory kept between calls
-            buffer = ctx.allocate(node.outputs[0], f"{a}.shape[:-1] + ({b}.shape[1],)", node.outputs[0].dtype)
-            if x.ndim == 2:
-                return f"{outputs[0]} = {buffer}\nxp.dot({a}, {b}, out={outputs[0]})"
-            return (f"{outputs[0]} = {buffer}\n"
-                    f"xp.dot({a}.reshape(-1, {a}.shape[-1]), {b}, out={outputs[0]}.reshape(-1, {b}.shape[1]))")
-        if x.ndim > 2 and y.ndim == 2:
-            # (..., k)·(k, n) as one 2-D product: NumPy's N-d dot does not reach BLAS as a single GEMM
-            return (f"{outputs[0]} = xp.dot({a}.reshape(-1, {a}.shape[-1]), {b})"
-                    f".reshape({a}.shape[:-1] + ({b}.shape[1],))")
-        return f"{outputs[0]} = xp.dot({a}, {b})"
+            flat_out = f"{out}.reshape(-1, {b}.shape[1])" if flat else out
+            return f"{out} = {ctx.allocate(node.outputs[0], shape, node.outputs[0].dtype)}\n" \
+                   f"xp.dot({flat_a}, {b}, out={flat_out})"
+        return f"{out} = xp.dot({flat_a}, {b}).reshape({shape})" if flat else f"{out} = xp.dot({a}, {b})"
 
     def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:
         (x, y), (g,) = node.inputs, output_grads

@@ -133,22 +133,21 @@ class FusedElemwise(Op):
         if kernel is not None:
             lines.append(f"{outputs[0]} = {ctx.bind(kernel, 'kernel')}({', '.join(inputs)})")
         elif cpu_kernel is not None:
-            lines += self._emit_cpu_kernel(node, inputs, outputs[0], ctx, *cpu_kernel)
+            lines += self._emit_cpu_kernel(node, inputs, outputs[0], ctx, cpu_kernel)
         elif node.outputs[0].ndim == 0:
             lines += self._emit_scalar_chain(inputs, outputs[0], ctx)
         else:
             lines += self._emit_buffer_chain(inputs, outputs[0], ctx, node.outputs[0])
         return "\n".join(lines)
 
-    def _cpu_kernel(self, node: Apply, ctx: Any) -> tuple[Any] | None:
-        """``(numba kernel,)`` with ``config.kernels = "numba"`` on the host, when the node is arithmetic
-        only (see :mod:`symrnn.compile.numba_kernels`)."""
+    def _cpu_kernel(self, node: Apply, ctx: Any) -> Any | None:
+        """The numba kernel with ``config.kernels = "numba"`` on the host, when the node is arithmetic only
+        (see :mod:`symrnn.compile.numba_kernels`); else None."""
         if getattr(ctx, "kernels", "numpy") != "numba" or not getattr(ctx, "rows_in_place", False):
             return None
         from symrnn.compile.numba_kernels import kernel
 
-        compiled = kernel(node)
-        return None if compiled is None else (compiled,)
+        return kernel(node)
 
     def _emit_cpu_kernel(self, node: Apply, inputs: list[str], output: str, ctx: Any, compiled: Any) -> list[str]:
         """The output (a loop's row when asked, see ``ctx.target``), then one kernel call that fills it."""
@@ -246,8 +245,6 @@ class FusedElemwise(Op):
         return lines
 
 
-
-
 class BlockSum(Op):
     """The sum of all elements of an elementwise value, computed a block of rows at a time, so that the
     value itself (say the ``(T, B, H)`` squares of a loss ``mean(h ** 2)``) is never whole in memory.
@@ -281,8 +278,8 @@ class BlockSum(Op):
         return hash(self.signature)
 
     def __str__(self) -> str:
-        return f"block_sum{{{getattr(self.element.op, 'name', self.element.op)}}}" if not isinstance(
-            self.element.op, FusedElemwise) else f"block_sum{str(self.element.op)[5:]}"
+        summed = str(self.element.op)  # "mul", or "fused{sigmoid,mul}"
+        return f"block_sum{summed.removeprefix('fused')}" if summed.startswith("fused{") else f"block_sum{{{summed}}}"
 
     def make_node(self, *inputs: Any) -> Apply:
         inputs = [as_tensor_variable(v) for v in inputs]

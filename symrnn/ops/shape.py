@@ -532,20 +532,18 @@ class Join(Op):
 
     def emit(self, node: Apply, inputs: list[str], outputs: list[str], ctx: Any) -> str:
         into = ctx.target(node.outputs[0])
+        parts = f"({', '.join(inputs)},), axis={self.axis}"
         if into is None:
-            joined = f"xp.concatenate(({', '.join(inputs)},), axis={self.axis})"
             if node.outputs[0].ndim > 1:
                 # NumPy joins transposed (F-ordered) parts into an F-ordered whole, and a matrix product
                 # with that layout can take twice as long (the backward step's [U_i ... U_c]^T).
-                joined = f"xp.ascontiguousarray({joined})"
-            return f"{outputs[0]} = {joined}"
+                return f"{outputs[0]} = xp.ascontiguousarray(xp.concatenate({parts}))"
+            return f"{outputs[0]} = xp.concatenate({parts})"
         ctx.wrote(node.outputs[0])  # a loop's buffer row (see CodegenContext.target)
         pieces = ctx.pieces.get(id(node.outputs[0]))
         if pieces and all(key in ctx.written for key in pieces):  # in it already, after the first step
-            return (f"{outputs[0]} = {into}\n"
-                    f"if {outputs[0]} is None:\n"
-                    f"    {outputs[0]} = xp.concatenate(({', '.join(inputs)},), axis={self.axis})")
-        return f"{outputs[0]} = xp.concatenate(({', '.join(inputs)},), axis={self.axis}, out={into})"
+            return f"{outputs[0]} = {into}\nif {outputs[0]} is None:\n    {outputs[0]} = xp.concatenate({parts})"
+        return f"{outputs[0]} = xp.concatenate({parts}, out={into})"
 
     def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:
         sizes = [shape_i(t, self.axis) for t in node.inputs]

@@ -206,8 +206,6 @@ def _fuse_scan_bodies(outputs: list[Variable], min_group: int) -> list[Variable]
     return rebuild(outputs, on_node)
 
 
-__all__ = ["fuse_elementwise"]
-
 
 def sum_in_blocks(outputs: Sequence[Variable]) -> list[Variable]:
     """``sum(e)`` over all axes of an elementwise value ``e`` that nothing else reads becomes a
@@ -242,3 +240,6 @@ def sum_in_blocks(outputs: Sequence[Variable]) -> list[Variable]:
         return [BlockSum(element)(*element.inputs)]
 
     return rebuild(outputs, on_node)
+
+
+__all__ = ["fuse_elementwise", "sum_in_blocks"]
