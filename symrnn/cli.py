@@ -21,6 +21,12 @@ import os
 import sys
 from collections.abc import Sequence
 
+import symrnn
+import symrnn.tensor as T
+from symrnn import __version__, nn, viz
+from symrnn.demo import run_demo
+from symrnn.nn.article import SharedPreactLSTMCell
+
 DEFAULT_OUT = "symrnn-out"
 
 
@@ -36,8 +42,6 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``symrnn`` command (one subparser per subcommand)."""
-    from symrnn import __version__
-
     parser = argparse.ArgumentParser(
         prog="symrnn",
         description="symrnn: a small Theano-style symbolic graph compiler for recurrent networks.")
@@ -98,11 +102,6 @@ def build_cell_graph(kind: str, input_size: int = 3, units: int = 4, grad: bool 
         ['cost', 'd cost / d gru.U_h', 'd cost / d gru.U_r', 'd cost / d gru.U_z', 'd cost / d gru.W_h', \
 'd cost / d gru.W_r', 'd cost / d gru.W_z', 'd cost / d gru.b_h', 'd cost / d gru.b_r', 'd cost / d gru.b_z']
     """
-    import symrnn
-    import symrnn.tensor as T
-    from symrnn import nn
-    from symrnn.nn.article import SharedPreactLSTMCell
-
     makers = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell, "buggy-lstm": SharedPreactLSTMCell}
     cell = makers[kind](input_size, units, seed=0)
     x = T.tensor3("x")
@@ -120,8 +119,6 @@ def build_cell_graph(kind: str, input_size: int = 3, units: int = 4, grad: bool 
 
 
 def _cmd_viz(args: argparse.Namespace) -> int:
-    from symrnn import viz
-
     output = args.output or f"{args.cell.replace('-', '_')}.{'html' if args.html else 'svg'}"
     ext = os.path.splitext(output)[1].lower()
     fmt = VIZ_FORMATS.get(ext)
@@ -152,8 +149,6 @@ def _cmd_viz(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from symrnn.demo import run_demo
-
     run_demo(out=args.out, steps=args.steps, seed=args.seed, progress=not args.no_progress)
     return 0
 

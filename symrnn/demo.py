@@ -21,11 +21,19 @@ import json
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 import numpy as np
+
+import symrnn
+import symrnn.tensor as T
+from symrnn import nn, viz
+from symrnn.nn.article import SharedPreactLSTMCell
+from symrnn.nn.io import save_params
+from symrnn.nn.optimizers import adam
 
 MODELS = ("rnn", "buggy_lstm", "lstm", "gru")
 HIDDEN = 32
@@ -87,9 +95,6 @@ TASKS = (
 
 def make_cell(model: str, n_in: int, seed: int) -> Any:
     """The cell for a model name: ``rnn``, ``buggy_lstm`` (the articles' bug), ``lstm`` or ``gru``."""
-    from symrnn import nn
-    from symrnn.nn.article import SharedPreactLSTMCell
-
     makers = {"rnn": nn.RNNCell, "buggy_lstm": SharedPreactLSTMCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}
     if model not in makers:
         raise ValueError(f"unknown model {model!r}; choose one of {sorted(makers)}")
@@ -98,11 +103,6 @@ def make_cell(model: str, n_in: int, seed: int) -> Any:
 
 def build_model(task: Task, model: str, seed: int, learning_rate: float = 0.01) -> dict[str, Any]:
     """Define, differentiate and compile one model: ``train(x, y) -> loss`` (with Adam updates) and ``loss``."""
-    import symrnn
-    import symrnn.tensor as T
-    from symrnn import nn
-    from symrnn.nn.optimizers import adam
-
     x_probe, y_probe = task.make_batch(np.random.default_rng(0), 1)
     cell = make_cell(model, x_probe.shape[2], seed)
     readout = nn.Dense(HIDDEN, y_probe.shape[-1], seed=seed + 1, name=f"{model}_readout")
@@ -173,9 +173,6 @@ def run_demo(out: str = "symrnn-out", steps: int | None = None, seed: int = 0, m
         >>> sorted(r["runs"][0])[:4]
         ['baseline', 'compile_s', 'curve', 'model']
     """
-    import symrnn
-    from symrnn.nn.io import save_params
-
     stream = stream or sys.stdout
     os.makedirs(out, exist_ok=True)
     old_floatx = symrnn.config.floatX
@@ -228,10 +225,6 @@ def run_demo(out: str = "symrnn-out", steps: int | None = None, seed: int = 0, m
 
 def _pictures(out: str, built: dict[str, Any], stream: TextIO) -> list[str]:
     """The compiled LSTM training step as a graph (built vs compiled), and the RNN/LSTM/GRU gradient flow."""
-    import warnings
-
-    from symrnn import nn, viz
-
     written = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

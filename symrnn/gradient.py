@@ -1,183 +1,41 @@
-"""Reverse-mode differentiation over graphs: ``grad`` and ``verify_grad``.
+"""Theano's ``theano.gradient`` module: ``grad``, ``jacobian``, ``hessian`` and ``verify_grad``.
 
-``grad`` walks the graph once, iteratively, from the cost back to the requested
-variables, asking each op for its symbolic gradient.  The result is more graph,
-which ``function`` compiles like any other.
+``grad`` itself is the engine in :mod:`symrnn.autodiff`, below the loops; this
+module adds what needs more than the engine: ``jacobian`` and ``hessian``
+(built with ``scan``) and ``verify_grad`` (which compiles functions), so it
+sits at the level of the user's ``T.*`` face (``docs/architecture.md``).
+
+Example::
+
+    >>> import symrnn, symrnn.tensor as T
+    >>> x = T.dscalar("x")
+    >>> symrnn.gradient.grad(x ** 3, x).eval({x: 2.0})
+    array(12.)
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from symrnn.autodiff import DisconnectedInputError, NullGradientError, grad
+from symrnn.compile.function import function
 from symrnn.graph import (
     FLOAT_DTYPES,
     Constant,
     GraphTypeError,
-    NullGradient,
     TensorType,
     Variable,
+    as_tensor_variable,
     describe,
-    toposort,
     user_line,
 )
-from symrnn.tensor.basic import as_tensor_variable
-
-
-class DisconnectedInputError(ValueError):
-    """``grad`` was asked for a variable that the cost does not depend on."""
-
-
-class NullGradientError(GraphTypeError):
-    """A requested gradient passes through an op whose gradient is undefined."""
-
-
-def _total(contributions: list[Any]) -> Any:
-    from symrnn.ops.elemwise import add
-
-    nulls = [c for c in contributions if isinstance(c, NullGradient)]
-    if nulls:
-        return nulls[0]
-    total = contributions[0]
-    for c in contributions[1:]:
-        total = add(total, c)
-    return total
-
-
-def grad(cost: Variable | None, wrt: Variable | Sequence[Variable], consider_constant: Sequence[Variable] | None = None,
-         disconnected_inputs: str = "raise", known_grads: dict[Variable, Any] | None = None,
-         return_disconnected: str = "zero") -> Any:
-    """Symbolic gradient of the scalar ``cost`` with respect to ``wrt`` (a variable or a list).
-
-    - ``consider_constant``: variables through which no gradient flows.
-    - ``disconnected_inputs``: what to do when ``cost`` does not depend on a
-      requested variable: ``"raise"`` (default), ``"warn"`` or ``"ignore"``;
-      the gradient is then zeros (or ``None`` with ``return_disconnected="none"``).
-    - ``known_grads``: ``{variable: gradient}`` to start from, with or without a cost.
-
-    Gradients of integer variables are zeros, as in Theano.  A path through an
-    op whose gradient is undefined is an error that names the op.
-
-    Example::
-
-        >>> import symrnn, symrnn.tensor as T
-        >>> x = T.dscalar("x")
-        >>> gx = symrnn.grad(x ** 2, x)
-        >>> symrnn.function([x], gx)(4)
-        array(8.)
-    """
-    from symrnn.ops.elemwise import cast
-    from symrnn.ops.shape import ones_like, zeros_like
-
-    if disconnected_inputs not in ("raise", "warn", "ignore"):
-        raise ValueError(f"disconnected_inputs must be 'raise', 'warn' or 'ignore', got {disconnected_inputs!r}")
-    single = isinstance(wrt, Variable)
-    wrt_list = [wrt] if single else list(wrt)  # type: ignore[list-item]
-    for i, var in enumerate(wrt_list):
-        if not isinstance(var, Variable):
-            raise TypeError(f"grad: wrt[{i}] is {var!r}, not a symbolic variable (at {user_line()})")
-
-    seeds: dict[int, list[Any]] = {}
-    roots: list[Variable] = []
-    if cost is not None:
-        cost = as_tensor_variable(cost)
-        if cost.ndim != 0:
-            raise GraphTypeError(f"grad: the cost must be a scalar, got {describe(cost)}; reduce it first, e.g. "
-                                 f"cost.sum() or cost.mean() (at {user_line()})")
-        if cost.dtype not in FLOAT_DTYPES:
-            raise GraphTypeError(f"grad: the cost must be a float, got {describe(cost)} (at {user_line()})")
-        seeds[id(cost)] = [ones_like(cost)]
-        roots.append(cost)
-    for var, g in (known_grads or {}).items():
-        g = as_tensor_variable(g)
-        if g.ndim != var.ndim:
-            raise GraphTypeError(f"grad: known gradient of {describe(var)} has {g.ndim} dimension(s) "
-                                 f"(at {user_line()})")
-        seeds.setdefault(id(var), []).append(g)
-        roots.append(var)
-    if not roots:
-        raise ValueError("grad needs a cost or known_grads")
-
-    stop = list(consider_constant or [])
-    nodes = toposort(roots, stop_at=stop)
-    stop_ids = {id(v) for v in stop}
-
-    # Only nodes on a path from some wrt to the roots need a gradient.
-    relevant = {id(v) for v in wrt_list}
-    for node in nodes:
-        if any(id(v) in relevant for v in node.inputs):
-            relevant.update(id(v) for v in node.outputs)
-    connected = ancestors_stopping(roots, stop)
-
-    contributions = seeds
-    for node in reversed(nodes):
-        if not any(id(v) in contributions for v in node.outputs):
-            continue
-        if not any(id(v) in relevant and id(v) not in stop_ids for v in node.inputs):
-            continue
-        # An output that received no gradient gets None; ops with several outputs handle it (as zeros).
-        out_grads = [_total(contributions[id(var)]) if id(var) in contributions else None for var in node.outputs]
-        null = next((g for g in out_grads if isinstance(g, NullGradient)), None)
-        if null is not None:
-            input_grads: list[Any] = [null] * len(node.inputs)
-        else:
-            input_grads = list(node.op.grad(node, out_grads))
-        if len(input_grads) != len(node.inputs):
-            raise GraphTypeError(f"{node.op}.grad returned {len(input_grads)} gradients for "
-                                 f"{len(node.inputs)} inputs")
-        for var, g in zip(node.inputs, input_grads):
-            if g is None or id(var) not in relevant or id(var) in stop_ids:
-                continue
-            if isinstance(g, Variable) and g.ndim != var.ndim:
-                raise GraphTypeError(f"{node.op}.grad returned a gradient of {g.ndim} dimension(s) for its "
-                                     f"{var.ndim}-d input {describe(var)} (a bug in the op)")
-            contributions.setdefault(id(var), []).append(g)
-
-    results: list[Any] = []
-    for var in wrt_list:
-        is_connected = id(var) in connected and id(var) not in stop_ids
-        if not is_connected:
-            message = (f"grad: the cost does not depend on {describe(var)}"
-                       f"{' (it is in consider_constant)' if id(var) in stop_ids else ''}; pass "
-                       f"disconnected_inputs='ignore' to get zeros (at {user_line()})")
-            if disconnected_inputs == "raise":
-                raise DisconnectedInputError(message)
-            if disconnected_inputs == "warn":
-                warnings.warn(message, stacklevel=2)
-            results.append(None if return_disconnected == "none" else _float_zeros_like(var))
-            continue
-        if var.dtype not in FLOAT_DTYPES:
-            results.append(_float_zeros_like(var))  # integers have zero gradient, as in Theano
-            continue
-        found = contributions.get(id(var))
-        if not found:
-            results.append(zeros_like(var))
-            continue
-        total = _total(found)
-        if isinstance(total, NullGradient):
-            raise NullGradientError(f"grad: cannot differentiate with respect to {describe(var)}: "
-                                    f"{total.message()} (at {user_line()})")
-        if total.dtype != var.dtype:
-            total = cast(total, var.dtype)
-        results.append(total)
-    return results[0] if single else results
-
-
-def ancestors_stopping(roots: Sequence[Variable], stop: Sequence[Variable]) -> set[int]:
-    ids = {id(v) for v in roots}
-    for node in toposort(roots, stop_at=stop):
-        ids.update(id(v) for v in node.inputs)
-    return ids
-
-
-def _float_zeros_like(var: Variable) -> Variable:
-    from symrnn.config import config
-    from symrnn.ops.shape import zeros_like
-
-    return zeros_like(var, dtype=var.dtype if var.dtype in FLOAT_DTYPES else config.floatX)
+from symrnn.ops.elemwise import mul
+from symrnn.ops.reduce import sum as reduce_sum
+from symrnn.ops.shape import arange, shape_i
+from symrnn.scan import scan
 
 
 def jacobian(expression: Variable, wrt: Variable | Sequence[Variable],
@@ -196,9 +54,6 @@ def jacobian(expression: Variable, wrt: Variable | Sequence[Variable],
         array([[8., 0.],
                [0., 8.]])
     """
-    from symrnn.ops.shape import arange, shape_i
-    from symrnn.scan import scan
-
     expression = as_tensor_variable(expression)
     if expression.ndim != 1:
         raise GraphTypeError(f"jacobian: the expression must be a vector, got {describe(expression)} "
@@ -256,15 +111,10 @@ def verify_grad(fn: Callable[..., Variable], points: Sequence[Any], n_tests: int
         >>> import numpy as np, symrnn.tensor as T
         >>> verify_grad(lambda x: T.tanh(x) * 2, [np.array([0.1, -0.3])])
     """
-    from symrnn.compile.function import function
-    from symrnn.ops.elemwise import mul
-    from symrnn.ops.reduce import sum as reduce_sum
-    from symrnn.tensor.basic import tensor
-
     rng = rng if rng is not None else np.random.default_rng(1234)
     arrays = [np.array(p, dtype="float64") for p in points]
     # As in Theano, a point's size-1 axes are broadcastable; the other sizes stay unknown.
-    inputs = [tensor("float64", tuple(1 if d == 1 else None for d in a.shape), name=f"point{i}")
+    inputs = [TensorType("float64", tuple(1 if d == 1 else None for d in a.shape))(f"point{i}")
               for i, a in enumerate(arrays)]
     output = as_tensor_variable(fn(*inputs))
     if output.dtype not in FLOAT_DTYPES:
@@ -299,4 +149,5 @@ def verify_grad(fn: Callable[..., Variable], points: Sequence[Any], n_tests: int
                     f"{rel_err.reshape(-1)[worst]:.3g})")
 
 
-__all__ = ["grad", "jacobian", "hessian", "verify_grad", "GradientError", "DisconnectedInputError", "NullGradientError"]
+__all__ = ["grad", "jacobian", "hessian", "verify_grad", "GradientError", "DisconnectedInputError",
+           "NullGradientError"]

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
+
+from symrnn.config import config
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -95,6 +97,45 @@ def op_error(op: Any, inputs: Sequence[Variable], message: str, kind: type = Gra
         lines.append("  inputs: " + ", ".join(describe(v) for v in inputs))
     lines.append(f"  at {user_line()}")
     return kind("\n".join(lines))
+
+
+# --------------------------------------------------------------------------- services from higher layers
+
+
+class Hook:
+    """A service that a lower layer uses and a higher layer provides, so that imports go one way only
+    (``docs/architecture.md``).  The lower layer calls the hook; the higher layer fills it at import time
+    with ``@hook.provide``.  Importing ``symrnn`` imports every provider.
+
+    Example::
+
+        >>> from symrnn.graph import as_tensor_variable, pack_variables
+        >>> pack_variables.provider
+        'symrnn.ops.shape'
+    """
+
+    def __init__(self, what: str, provider: str) -> None:
+        self.what = what
+        self.provider = provider
+        self._fn: Callable[..., Any] | None = None
+
+    def provide(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Fill the hook (usable as a decorator); the function is returned unchanged."""
+        self._fn = fn
+        return fn
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._fn is None:
+            raise RuntimeError(f"{self.what} is provided by {self.provider}, which has not been imported; "
+                               f"import symrnn first")
+        return self._fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<hook {self.what!r}, provided by {self.provider}>"
+
+
+#: Packs a list that holds symbolic variables into one tensor (``T.stack``); the shape ops provide it.
+pack_variables = Hook("packing a list of variables into one tensor", "symrnn.ops.shape")
 
 
 # --------------------------------------------------------------------------- types
@@ -189,8 +230,6 @@ class TensorType:
         with ``allow_downcast=True``; with ``None`` (Theano's default) a Python
         float or list may be downcast to ``config.floatX``.
         """
-        from symrnn.config import config
-
         is_python = not isinstance(value, (np.ndarray, np.generic))
         arr = np.asarray(value)
         if arr.dtype == object or arr.dtype.kind not in "biuf":
@@ -356,8 +395,6 @@ class SharedVariable(Variable):
         if arr.dtype.kind not in "biuf":
             raise GraphTypeError(f"shared({name!r}): a value of dtype {arr.dtype} is not a number array")
         if arr.dtype == np.float64 and not isinstance(value, (np.ndarray, np.generic)):
-            from symrnn.config import config
-
             arr = arr.astype(config.floatX)  # Python floats follow floatX, as in Theano
         type_ = TensorType(arr.dtype, shape if shape is not None else (None,) * arr.ndim)
         if not type_.accepts_shape(arr.shape):
@@ -381,6 +418,72 @@ class SharedVariable(Variable):
 
     def __repr__(self) -> str:
         return self.name or f"<shared {self.type}>"
+
+
+# --------------------------------------------------------------------------- variables from values
+
+
+def resolve_dtype(dtype: Any) -> str:
+    """A ``dtype=`` argument as a dtype name; ``None`` and ``"floatX"`` mean ``config.floatX``."""
+    return config.floatX if dtype is None or dtype == "floatX" else np.dtype(dtype).name
+
+
+def constant(value: Any, name: str | None = None, dtype: Any = None, ndim: int | None = None) -> Constant:
+    """Make a constant variable.  Python floats (and float lists) become ``config.floatX``.
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> T.constant(2.0).type, T.constant([1, 2], dtype="int32").type
+        (float64(), int32(2,))
+    """
+    if isinstance(value, Variable):
+        raise GraphTypeError(f"constant() needs a value, got the symbolic variable {value!r} (at {user_line()})")
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        raise GraphTypeError(f"constant {name or ''}: cannot make a numeric constant from {value!r} (at {user_line()})")
+    if dtype is not None:
+        arr = arr.astype(resolve_dtype(dtype))
+    elif arr.dtype == np.float64 and not isinstance(value, (np.ndarray, np.generic)):
+        arr = arr.astype(config.floatX)
+    if ndim is not None and arr.ndim != ndim:
+        if arr.ndim > ndim:
+            raise GraphTypeError(f"constant of shape {arr.shape} cannot have {ndim} dimensions (at {user_line()})")
+        arr = arr.reshape((1,) * (ndim - arr.ndim) + arr.shape)
+    return Constant(TensorType(arr.dtype, arr.shape), arr, name=name)
+
+
+def as_tensor_variable(value: Any, name: str | None = None, ndim: int | None = None) -> Variable:
+    """Return ``value`` as a graph variable: variables pass through, numbers become constants.
+
+    A bare Python ``int``/``float``/``bool`` becomes a *weak* constant, whose dtype
+    yields to the other operand's (``float32_x * 2.0`` stays float32), as in
+    Theano's autocasting and NumPy 2's scalar promotion.  A list that holds
+    variables is stacked into one tensor.
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> T.as_tensor_variable([[1.0, 2.0]]).type
+        float64(1, 2)
+    """
+    if isinstance(value, Variable):
+        if ndim is not None and value.ndim != ndim:
+            raise GraphTypeError(f"{value!r} has {value.ndim} dimension(s), expected {ndim} (at {user_line()})")
+        return value
+    if isinstance(value, (list, tuple)) and any(isinstance(v, Variable) for v in value):
+        return pack_variables([as_tensor_variable(v) for v in value])
+    if isinstance(value, (bool, int, float)) and not isinstance(value, np.generic):
+        if isinstance(value, bool):
+            dtype = "bool"
+        elif isinstance(value, int):
+            dtype = "int64"
+        else:
+            dtype = config.floatX
+        const = constant(np.asarray(value, dtype=dtype), name=name, ndim=ndim)
+        const.weak = True
+        return const
+    return constant(value, name=name, ndim=ndim)
 
 
 # --------------------------------------------------------------------------- ops and applications
@@ -431,10 +534,14 @@ class Op:
       from the input names, over the array module ``xp``.
 
     ``__props__`` names the attributes that make two instances equal, which lets
-    the merge rewrite recognise identical computations.
+    the merge rewrite recognise identical computations.  An op whose ``grad``
+    gives each input's gradient at the (broadcast) output's shape and dtype sets
+    ``grads_at_output_shape``; ``grad()`` then sums each over the broadcast axes
+    and casts it to its input's dtype (elementwise ops and ``alloc`` do this).
     """
 
     __props__: tuple[str, ...] = ()
+    grads_at_output_shape = False
 
     def make_node(self, *inputs: Any) -> Apply:
         raise NotImplementedError
@@ -644,8 +751,6 @@ def clone_replace(outputs: Sequence[Variable], replace: dict[Variable, Variable]
     replace = dict(replace or {})
     memo: dict[int, Variable] = {}
     for old, new in replace.items():
-        from symrnn.tensor.basic import as_tensor_variable
-
         new = as_tensor_variable(new)
         if new.dtype != old.dtype or new.ndim != old.ndim:
             raise GraphTypeError(

@@ -38,7 +38,13 @@ from typing import Any
 
 import numpy as np
 
+from symrnn.compile.function import Function
+from symrnn.gradient import grad
 from symrnn.graph import FLOAT_DTYPES, Apply, Constant, SharedVariable, TensorType, Variable, toposort
+from symrnn.nn.cells import Cell, GRUCell, LSTMCell, _flatten, _unflatten
+from symrnn.printing import pp
+from symrnn.rewrite.engine import merge
+from symrnn.scan.op import Scan
 
 GATE_OPS = ("sigmoid", "hard_sigmoid", "tanh")
 _SIGMOIDS = ("sigmoid", "hard_sigmoid")
@@ -98,14 +104,10 @@ def _op_name(node: Apply | None) -> str:
 
 
 def _is_scan(node: Apply) -> bool:
-    from symrnn.scan.op import Scan
-
     return isinstance(node.op, Scan)
 
 
 def _cell_context(cell: Any, batch_size: int) -> tuple[_Context, list[Variable]]:
-    from symrnn.nn.cells import LSTMCell, _flatten, _unflatten
-
     dtype = cell._dtype()
     template = cell.zero_state(batch_size, dtype=dtype)
     flat = _flatten(template)
@@ -124,8 +126,6 @@ def _cell_context(cell: Any, batch_size: int) -> tuple[_Context, list[Variable]]
 
 
 def _outputs_of(model: Any) -> list[Variable]:
-    from symrnn.compile.function import Function
-
     if isinstance(model, Function):
         return list(model.outputs) + [value for _, value in model.updates]
     found: list[Variable] = []
@@ -310,8 +310,6 @@ def _direct_weights(context: _Context, var: Variable, gates: dict[int, Variable]
 
 
 def _preview(var: Variable, limit: int = 90) -> str:
-    from symrnn.printing import pp
-
     try:
         text = pp(var)
     except Exception:  # noqa: BLE001 - a preview is only decoration
@@ -327,8 +325,6 @@ def _join(items: Sequence[str]) -> str:
 
 
 def _gate_findings(context: _Context, fix_cell: str) -> list[LintWarning]:
-    from symrnn.rewrite.engine import merge
-
     before = [n for n in toposort(context.outputs) if _op_name(n) in GATE_OPS]
     originals = [n.outputs[0] for n in before]
     merged_all = merge(context.outputs + originals)
@@ -493,8 +489,6 @@ def _radius_findings(weights: Iterable[SharedVariable], limit: float) -> list[Li
 
 
 def _gradient_findings(cost: Variable, params: Sequence[Variable]) -> list[LintWarning]:
-    from symrnn.gradient import grad
-
     params = [p for p in params if p.dtype in FLOAT_DTYPES]
     if not params:
         return []
@@ -556,8 +550,6 @@ def check(graph_or_cell: Any, cost: Variable | None = None, params: Sequence[Var
         >>> caught[0].category is lint.LintWarning
         True
     """
-    from symrnn.nn.cells import Cell, GRUCell
-
     if isinstance(graph_or_cell, Cell):
         top, default_params = _cell_context(graph_or_cell, batch_size)
         fix_cell = "symrnn.nn.GRUCell" if isinstance(graph_or_cell, GRUCell) else "symrnn.nn.LSTMCell"

@@ -5,7 +5,10 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from symrnn.graph import Constant, SharedVariable, Variable
+from symrnn.compile.function import Function
+from symrnn.graph import Constant, SharedVariable, Variable, toposort
+from symrnn.scan.op import Scan
+from symrnn.viz.dot import _format_of, _inner_output_roles, _scan_roles, image, render, to_dot
 
 
 def _label(var: Variable) -> str:
@@ -61,10 +64,6 @@ def debugprint(obj: Any, file: TextIO | None = None, print_type: bool = True, pr
            >   |state 0 [t-1] [id H] float64(?,)
            > |Constant{2.} [id I] float64()
     """
-    from symrnn.compile.function import Function
-    from symrnn.scan.op import Scan
-    from symrnn.viz.dot import _inner_output_roles, _scan_roles
-
     if isinstance(obj, Function):
         roots = obj.compiled_outputs  # what the compiled code computes, after rewrites
     elif isinstance(obj, Variable):
@@ -166,8 +165,6 @@ def pydotprint(fn_or_vars: Any, outfile: str | None = None, format: str | None =
         >>> "tanh" in open(path).read()
         True
     """
-    from symrnn.viz.dot import _format_of, image, render, to_dot
-
     for name in _THEANO_COSMETIC & set(kwargs):
         kwargs.pop(name)
     if outfile is None:
@@ -197,8 +194,6 @@ def pp(var: Variable) -> str:
         >>> pp(x ** 2 + T.exp(x))
         '((x ** 2.0) + exp(x))'
     """
-    from symrnn.graph import toposort
-
     text: dict[int, str] = {}
 
     def show(v: Variable) -> str:

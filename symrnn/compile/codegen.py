@@ -17,7 +17,15 @@ from typing import Any
 
 import numpy as np
 
+from symrnn.compile import numba_kernels
+from symrnn.compile.profile import Profile
 from symrnn.graph import Apply, Constant, SharedVariable, Variable
+from symrnn.ops.blas import Dot
+from symrnn.ops.elemwise import Elemwise
+from symrnn.ops.fused import BlockSum, FusedElemwise
+from symrnn.ops.reduce import Reduce
+from symrnn.ops.shape import Join
+from symrnn.scan.op import Scan
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_ .,:/()\[\]{}=+*<>?'-]")
 _IDENT_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
@@ -79,6 +87,14 @@ class CodegenContext:
             self._bound[key] = name
             self.namespace[name] = obj
         return self._bound[key]
+
+    def numba_kernel(self, node: Apply) -> Any | None:
+        """The numba kernel that computes a fused node's arithmetic, or None (:mod:`symrnn.compile.numba_kernels`)."""
+        return numba_kernels.kernel(node)
+
+    def comment(self, text: str, limit: int = 60) -> str:
+        """``text`` made safe for a comment in the generated source (see :func:`safe_comment`)."""
+        return safe_comment(text, limit)
 
     def fresh(self, hint: str) -> str:
         """A fresh local name, for ops whose emitted code needs scratch variables."""
@@ -193,13 +209,6 @@ def kept_buffers(nodes: list[Apply], outputs: list[Variable], products: bool = T
     when one, with every view of it, is dead before the other is made (say, the
     input projection of a forward loop and the saved ``dA`` of its backward loop).
     """
-    from symrnn.ops.blas import Dot
-    from symrnn.ops.elemwise import Elemwise
-    from symrnn.ops.fused import BlockSum, FusedElemwise
-    from symrnn.ops.reduce import Reduce
-    from symrnn.ops.shape import Join
-    from symrnn.scan.op import Scan
-
     fresh = (Dot, Elemwise, FusedElemwise, BlockSum, Reduce, Join, Scan)
     escapes = {id(v) for v in outputs}
     for node in reversed(nodes):
@@ -327,8 +336,6 @@ def generate(inputs: list[Variable], shared: list[SharedVariable], nodes: list[A
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     stats = None
     if profile:
-        from symrnn.compile.profile import Profile
-
         stats = Profile(ctx.profile)
         ctx.namespace.update(_clock=time.perf_counter, _seconds=stats.seconds, _calls=stats.calls)
     return Generated(source, ctx.namespace[fn_name], filename, line_to_node, stats, buffers)

@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from symrnn.compile import codegen, interpreter
+from symrnn import interpreter
+from symrnn.compile import codegen, numba_kernels
+from symrnn.compile.backends import NUMPY, get_backend
 from symrnn.config import config
 from symrnn.graph import (
     Apply,
@@ -21,6 +23,7 @@ from symrnn.graph import (
     GraphTypeError,
     SharedVariable,
     Variable,
+    as_tensor_variable,
     clone_replace,
     describe,
     fixed_user_line,
@@ -29,7 +32,7 @@ from symrnn.graph import (
     toposort,
     user_line,
 )
-from symrnn.tensor.basic import as_tensor_variable
+from symrnn.rewrite import optimize
 
 MODES = ("FAST_RUN", "FAST_COMPILE", "reference", "DebugMode")
 
@@ -52,9 +55,7 @@ def _cyclic_gc_paused() -> Iterator[None]:
 def _kernels() -> str:
     """``config.kernels``, checked: numba must be importable to run fused arithmetic as numba kernels."""
     if config.kernels == "numba":
-        from symrnn.compile.numba_kernels import available
-
-        if not available():
+        if not numba_kernels.available():
             raise ImportError('config.kernels = "numba" needs numba: pip install numba (or set '
                               'config.kernels = "numpy", the default)')
     return config.kernels
@@ -148,9 +149,7 @@ class Function:
         self.mode = mode
         self.name = name
         self.allow_input_downcast = allow_input_downcast
-        from symrnn.compile.backends import NUMPY  # [backend hook] where the compiled code runs (docs/gpu.md)
-
-        self.backend = backend if backend is not None else NUMPY
+        self.backend = backend if backend is not None else NUMPY  # [backend hook] where code runs (docs/gpu.md)
         self.return_numpy = return_numpy
         self._single = single
         all_outputs = outputs + [value for _, value in updates]
@@ -178,8 +177,6 @@ class Function:
                  name: str | None, profile: bool) -> None:
         """Rewrite the graph (FAST_RUN, DebugMode) and generate its code."""
         if mode in ("FAST_RUN", "DebugMode"):
-            from symrnn.rewrite import optimize
-
             self.compiled_outputs = optimize(all_outputs)
             self.nodes = schedule(self.compiled_outputs)
             self._compiled_shared = shared_of(self.compiled_outputs)
@@ -397,8 +394,6 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
         raise GraphTypeError(f"the outputs depend on {', '.join(describe(v) for v in missing)}, which "
                              f"{'is' if len(missing) == 1 else 'are'} not among the inputs of function() "
                              f"(at {user_line()})")
-    from symrnn.compile.backends import get_backend
-
     chosen = get_backend(backend)  # [backend hook] None: config.device; raises a clear error without CuPy/GPU
     if chosen.device and mode == "reference":
         raise ValueError(f"backend={chosen.name!r} needs compiled code; mode='reference' runs NumPy on the host")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import symrnn.tensor as T
 from symrnn.graph import Variable
 from symrnn.nn import init
 from symrnn.nn.cells import LSTMCell, State, _pair
@@ -41,8 +42,6 @@ class SharedPreactLSTMCell(LSTMCell):
         self._param("b", init.zeros((num_units,)))
 
     def step(self, x_t: Variable, state: State) -> tuple[Variable, State]:
-        import symrnn.tensor as T
-
         x_t = self._check_input(x_t)
         c, h = _pair(state, "SharedPreactLSTMCell")
         p = self.params

@@ -13,19 +13,15 @@ from typing import Any
 
 import numpy as np
 
+import symrnn.tensor as T
 from symrnn.config import config
 from symrnn.graph import GraphShapeError, GraphTypeError, SharedVariable, Variable, user_line
 from symrnn.nn import init
+from symrnn.ops.random import RandomStreams
 from symrnn.scan import scan
 from symrnn.tensor.basic import as_tensor_variable, shared
 
 State = Any  # a Variable, or a tuple of them (LSTM: (C, h); stacked cells: one entry per layer)
-
-
-def _T() -> Any:
-    import symrnn.tensor as T
-
-    return T
 
 
 class Cell:
@@ -61,7 +57,7 @@ class Cell:
 
     def _preact(self, gate: str, x_t: Variable, h: Variable) -> Variable:
         """``x·W_g + h·U_g + b_g``: one gate's own pre-activation."""
-        T, p = _T(), self.params
+        p = self.params
         return T.dot(x_t, p[f"W_{gate}"]) + T.dot(h, p[f"U_{gate}"]) + p[f"b_{gate}"]
 
     # ---- the cell interface
@@ -71,7 +67,7 @@ class Cell:
 
     def zero_state(self, batch_size: Any, dtype: Any = None) -> State:
         """The all-zero initial state for ``batch_size`` examples."""
-        return _T().zeros((batch_size, self.num_units), dtype=dtype or self._dtype())
+        return T.zeros((batch_size, self.num_units), dtype=dtype or self._dtype())
 
     def step(self, x_t: Variable, state: State) -> tuple[Variable, State]:
         """One time step: ``(output, new_state)`` from the input ``x_t`` ``(B, I)`` and the state."""
@@ -110,14 +106,14 @@ class RNNCell(Cell):
     def __init__(self, input_size: int, num_units: int, activation: Callable[[Variable], Variable] | None = None,
                  seed: Any = None, name: str = "rnn") -> None:
         super().__init__(input_size, num_units, name)
-        self.activation = activation or _T().tanh
+        self.activation = activation or T.tanh
         rng = init.as_rng(seed)
         self._param("W", init.glorot_uniform((input_size, num_units), rng))
         self._param("U", init.orthogonal((num_units, num_units), rng))
         self._param("b", init.zeros((num_units,)))
 
     def step(self, x_t: Variable, state: State) -> tuple[Variable, State]:
-        T, p = _T(), self.params
+        p = self.params
         x_t = self._check_input(x_t)
         h = self.activation(T.dot(x_t, p["W"]) + T.dot(state, p["U"]) + p["b"])
         return h, h
@@ -146,12 +142,10 @@ class LSTMCell(Cell):
         self._gate_params(self.GATES, init.as_rng(seed))
 
     def zero_state(self, batch_size: Any, dtype: Any = None) -> State:
-        T = _T()
         dtype = dtype or self._dtype()
         return (T.zeros((batch_size, self.num_units), dtype=dtype), T.zeros((batch_size, self.num_units), dtype=dtype))
 
     def step(self, x_t: Variable, state: State) -> tuple[Variable, State]:
-        T = _T()
         x_t = self._check_input(x_t)
         c, h = _pair(state, "LSTMCell")
         i = T.nnet.sigmoid(self._preact("i", x_t, h))
@@ -193,7 +187,7 @@ class GRUCell(Cell):
             self._param("b_hn", init.zeros((num_units,)))
 
     def step(self, x_t: Variable, state: State) -> tuple[Variable, State]:
-        T, p = _T(), self.params
+        p = self.params
         x_t = self._check_input(x_t)
         h = state
         z = T.nnet.sigmoid(self._preact("z", x_t, h))
@@ -276,8 +270,6 @@ class DropoutWrapper(Cell):
             if not 0.0 < p <= 1.0:
                 raise GraphTypeError(f"DropoutWrapper: {what} must be in (0, 1], got {p!r} (at {user_line()})")
         super().__init__(cell.input_size, cell.output_size, f"dropout({cell.name})")
-        from symrnn.ops.random import RandomStreams
-
         self.cell = cell
         self.input_keep_prob, self.output_keep_prob = float(input_keep_prob), float(output_keep_prob)
         self.params = cell.params
@@ -296,7 +288,6 @@ class DropoutWrapper(Cell):
         """``x`` times a fresh mask of kept units scaled by ``1/keep_prob`` (identity when not training)."""
         if keep_prob >= 1.0:
             return x
-        T = _T()
         x = as_tensor_variable(x)
         keep = self.stream.binomial([T.shape_i(x, a) for a in range(x.ndim)], p=keep_prob, dtype=x.dtype)
         return T.switch(self.training, x * keep / np.asarray(keep_prob, dtype=x.dtype), x)
@@ -339,7 +330,6 @@ def _check_sequence(inputs: Variable, cell: Cell, mask: Any) -> tuple[Variable, 
     mask = as_tensor_variable(mask)
     if mask.ndim != 2:
         raise GraphTypeError(f"rnn: the mask must be (T, B), got {mask.type!r} (at {user_line()})")
-    T = _T()
     return inputs, T.cast(mask, inputs.dtype)
 
 
@@ -363,7 +353,6 @@ def rnn(cell: Cell, inputs: Any, initial_state: State | None = None, mask: Any =
         (6, 3, 4)
     """
     inputs, mask = _check_sequence(inputs, cell, mask)
-    T = _T()
     if isinstance(cell, MultiRNNCell):
         states = initial_state if initial_state is not None else (None,) * len(cell.cells)
         if len(states) != len(cell.cells):

@@ -6,7 +6,17 @@ from typing import Any
 
 import numpy as np
 
-from symrnn.graph import FLOAT_DTYPES, Apply, GraphShapeError, Op, TensorType, Variable, grad_undefined, op_error
+from symrnn.graph import (
+    FLOAT_DTYPES,
+    Apply,
+    GraphShapeError,
+    Op,
+    TensorType,
+    Variable,
+    as_tensor_variable,
+    grad_undefined,
+    op_error,
+)
 from symrnn.ops.elemwise import (
     broadcast_checks,
     broadcast_static_shapes,
@@ -14,10 +24,9 @@ from symrnn.ops.elemwise import (
     emit_checks,
     mul,
     perform_checks,
-    sum_to,
 )
+from symrnn.ops.reduce import sum_to
 from symrnn.ops.shape import dimshuffle, reshape, shape_i, swapaxes
-from symrnn.tensor.basic import as_tensor_variable
 
 
 def _common_dtype(x: Variable, y: Variable) -> tuple[Variable, Variable]:

@@ -3,8 +3,11 @@
 Each op is one row below: its name, arity, NumPy reference, emitted source
 template and gradient.  A gradient rule receives the node's inputs, its output
 and the output gradient, and returns one gradient per input *at the output's
-shape*; :class:`Elemwise` then sums each back to its input's shape (undoing the
-broadcast) and casts it to the input's dtype.
+shape*; :func:`symrnn.autodiff.grad` sums each back to its input's shape (undoing
+the broadcast) and casts it to the input's dtype.
+
+Elementwise ops are the lowest op family: the others build on them, and they
+use no other family (``docs/architecture.md``).
 """
 
 from __future__ import annotations
@@ -25,9 +28,11 @@ from symrnn.graph import (
     Op,
     TensorType,
     Variable,
+    _normalize_dtype,
+    as_tensor_variable,
+    constant,
     op_error,
 )
-from symrnn.tensor.basic import as_tensor_variable, constant
 
 GradRule = Callable[..., Sequence[Any]]
 
@@ -97,6 +102,7 @@ class Elemwise(Op):
     """
 
     __props__ = ("name",)
+    grads_at_output_shape = True  # grad() sums each gradient back to its input's shape and casts it
 
     def __init__(self, name: str, nin: int, impl: Callable[..., Any], code: str,
                  grad_rule: GradRule | None = None, out_dtype: str | None = None,
@@ -168,17 +174,10 @@ class Elemwise(Op):
         (out,), (g,) = node.outputs, output_grads
         if self.grad_rule is None:
             return [None] * self.nin
+        # At the output's shape and dtype: grad() sums each back to its input's shape and casts it.
         raw = self.grad_rule(*node.inputs, out, g)
-        result = []
-        for x, gx in zip(node.inputs, raw):
-            if x.dtype not in FLOAT_DTYPES:
-                gx = None  # no gradient flows into integers or booleans
-            elif isinstance(gx, Variable):
-                gx = sum_to(gx, x.type.shape)
-                if gx.dtype != x.dtype:
-                    gx = cast(gx, x.dtype)
-            result.append(gx)
-        return result
+        return [gx if x.dtype in FLOAT_DTYPES else None  # no gradient flows into integers or booleans
+                for x, gx in zip(node.inputs, raw)]
 
 
 def fill_template(template: str, args: Sequence[str], dtype: str, out: str | None = None) -> str:
@@ -301,19 +300,6 @@ def broadcast_error(node: Apply, shapes: Sequence[tuple[int, ...]],
                      f"shape=(1, None) or dimshuffle('x', ...))")
 
 
-def sum_to(g: Variable, shape: Sequence[int | None]) -> Variable:
-    """Sum ``g`` over the axes that broadcasting added or stretched, to reach static ``shape``."""
-    from symrnn.ops.reduce import sum as reduce_sum
-
-    lead = g.ndim - len(shape)
-    if lead > 0:
-        g = reduce_sum(g, axis=tuple(range(lead)))
-    stretched = tuple(i for i, (gs, xs) in enumerate(zip(g.type.shape, shape)) if xs == 1 and gs != 1)
-    if stretched:
-        g = reduce_sum(g, axis=stretched, keepdims=True)
-    return g
-
-
 def _elemwise(name: str, nin: int, impl: Callable[..., Any], code: str, grad_rule: GradRule | None = None,
               doc: str = "", **kwargs: Any) -> Callable[..., Variable]:
     op = Elemwise(name, nin, impl, code, grad_rule, **kwargs)
@@ -328,15 +314,10 @@ def _elemwise(name: str, nin: int, impl: Callable[..., Any], code: str, grad_rul
     return apply
 
 
-def _zero(x: Variable) -> Variable:
-    return zeros_like_float(x)
-
-
-def zeros_like_float(x: Variable) -> Variable:
-    """Zeros of ``x``'s shape in a float dtype (the gradient of a piecewise-constant op)."""
-    from symrnn.ops.shape import zeros_like
-
-    return zeros_like(x, dtype=x.dtype if x.dtype in FLOAT_DTYPES else config.floatX)
+def _flat(*inputs: Variable) -> list[None]:
+    """The gradient rule of a piecewise-constant op: no gradient flows (zero almost everywhere), as for
+    comparisons and ``argmax``; ``grad`` gives zeros for a variable that only such ops reach."""
+    return [None] * (len(inputs) - 2)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -368,7 +349,7 @@ true_div = _elemwise(
     lambda x, y, z, g: [true_div(g, y), neg(true_div(mul(g, z), y))], "``x / y`` (true division).",
     c_code="{0} / {1}")
 int_div = _elemwise(
-    "int_div", 2, np.floor_divide, "{0} // {1}", lambda x, y, z, g: [_zero(x), _zero(y)],
+    "int_div", 2, np.floor_divide, "{0} // {1}", _flat,
     "``x // y`` (floor division); its gradient is zero almost everywhere.",
     c_code="symrnn_floordiv({0}, {1})")
 mod = _elemwise(
@@ -407,12 +388,47 @@ _log = _elemwise("log", 1, np.log, "xp.log({0})", lambda x, z, g: [true_div(g, x
     c_code="log({0})")
 
 
+def _op_name(var: Variable) -> str | None:
+    return getattr(var.owner.op, "name", None) if var.owner is not None else None
+
+
+def _is_constant(var: Variable, value: float) -> bool:
+    return isinstance(var, Constant) and var.data.size >= 1 and bool(np.all(var.data == value))
+
+
+def sigmoid_argument(var: Variable) -> Variable | None:
+    """``z`` if ``var`` is ``sigmoid(z)`` or the spelled-out ``1 / (1 + exp(-z))``."""
+    if _op_name(var) == "sigmoid":
+        return var.owner.inputs[0]
+    if _op_name(var) == "true_div" and _is_constant(var.owner.inputs[0], 1):
+        denominator = var.owner.inputs[1]
+        if _op_name(denominator) == "add":
+            one, e = denominator.owner.inputs
+            if not _is_constant(one, 1):
+                one, e = e, one
+            if _is_constant(one, 1) and _op_name(e) == "exp":
+                u = e.owner.inputs[0]  # 1 / (1 + exp(u)) is sigmoid(-u)
+                return u.owner.inputs[0] if _op_name(u) == "neg" else neg(u)
+    return None
+
+
+def stable_log_of(arg: Variable) -> Variable | None:
+    """``-softplus(-z)`` for ``log(sigmoid(z))``, ``-softplus(z)`` for ``log(1 - sigmoid(z))``, else None."""
+    z = sigmoid_argument(arg)
+    if z is not None:
+        new = neg(softplus(neg(z)))
+    elif _op_name(arg) == "sub" and _is_constant(arg.owner.inputs[0], 1) and \
+            sigmoid_argument(arg.owner.inputs[1]) is not None:
+        new = neg(softplus(sigmoid_argument(arg.owner.inputs[1])))
+    else:
+        return None
+    return new if new.type == arg.type else None
+
+
 def log(x: Any) -> Variable:
     """Natural logarithm.  ``log(sigmoid(z))`` and ``log(1 - sigmoid(z))`` (also spelled out as
     ``1 / (1 + exp(-z))``) are built as ``-softplus(-z)`` and ``-softplus(z)``, so that neither the value
     nor its gradient overflows, as Theano's stabilizing rewrites arranged."""
-    from symrnn.rewrite.canonical import stable_log_of
-
     x = as_tensor_variable(x)
     stable = stable_log_of(x)
     return stable if stable is not None else _log(x)
@@ -429,13 +445,13 @@ sqr = _elemwise("sqr", 1, np.square, "xp.square({0})", lambda x, z, g: [mul(g, m
     c_code="{0} * {0}")
 abs_ = _elemwise("abs", 1, np.abs, "xp.abs({0})", lambda x, z, g: [mul(g, sign(x))], "Absolute value.",
     c_code="symrnn_abs({0})")
-sign = _elemwise("sign", 1, np.sign, "xp.sign({0})", lambda x, z, g: [_zero(x)], "Sign: -1, 0 or 1.",
+sign = _elemwise("sign", 1, np.sign, "xp.sign({0})", _flat, "Sign: -1, 0 or 1.",
     c_code="symrnn_sign({0})")
-floor = _elemwise("floor", 1, np.floor, "xp.floor({0})", lambda x, z, g: [_zero(x)], "Round down.",
+floor = _elemwise("floor", 1, np.floor, "xp.floor({0})", _flat, "Round down.",
     c_code="symrnn_floor({0})")
-ceil = _elemwise("ceil", 1, np.ceil, "xp.ceil({0})", lambda x, z, g: [_zero(x)], "Round up.",
+ceil = _elemwise("ceil", 1, np.ceil, "xp.ceil({0})", _flat, "Round up.",
     c_code="symrnn_ceil({0})")
-round_ = _elemwise("round", 1, np.round, "xp.round({0})", lambda x, z, g: [_zero(x)],
+round_ = _elemwise("round", 1, np.round, "xp.round({0})", _flat,
                    "Round half to even, as NumPy does.",
     c_code="symrnn_rint({0})", out_code="xp.round({0}, out={out})")
 sin = _elemwise("sin", 1, np.sin, "xp.sin({0})", lambda x, z, g: [mul(g, cos(x))], "Sine.",
@@ -617,8 +633,6 @@ def cast(x: Any, dtype: Any) -> Variable:
 
 def dtype_arg(op: Any, inputs: Sequence[Variable], dtype: Any) -> str:
     """A ``dtype=`` argument as a supported dtype name (``None``/``"floatX"``: ``config.floatX``), or an op error."""
-    from symrnn.graph import _normalize_dtype
-
     try:
         return _normalize_dtype(config.floatX if dtype is None or dtype == "floatX" else dtype)
     except TypeError as exc:
@@ -631,7 +645,7 @@ def check_float(op_name: str, x: Variable) -> None:
 
 
 __all__ = [
-    "Elemwise", "Cast", "C_PREAMBLE", "broadcast_static_shapes", "sum_to", "cast",
+    "Elemwise", "Cast", "C_PREAMBLE", "broadcast_static_shapes", "cast",
     "add", "sub", "mul", "true_div", "true_divide", "int_div", "floor_div", "mod", "neg", "pow",
     "maximum", "minimum", "clip", "exp", "log", "log1p", "expm1", "sqrt", "sqr", "abs", "abs_", "sign",
     "floor", "ceil", "round_", "sin", "cos", "tanh", "sigmoid", "hard_sigmoid", "softplus", "relu",

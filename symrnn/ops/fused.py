@@ -33,6 +33,7 @@ from symrnn.graph import (
     Op,
     TensorType,
     Variable,
+    as_tensor_variable,
     grad_undefined,
     structure_signature,
     toposort,
@@ -47,7 +48,6 @@ from symrnn.ops.elemwise import (
     perform_checks,
     runtime_checks,
 )
-from symrnn.tensor.basic import as_tensor_variable
 
 
 class FusedElemwise(Op):
@@ -145,9 +145,7 @@ class FusedElemwise(Op):
         (see :mod:`symrnn.compile.numba_kernels`); else None."""
         if getattr(ctx, "kernels", "numpy") != "numba" or not getattr(ctx, "rows_in_place", False):
             return None
-        from symrnn.compile.numba_kernels import kernel
-
-        return kernel(node)
+        return ctx.numba_kernel(node)  # the code generator compiles it (symrnn.compile.numba_kernels)
 
     def _emit_cpu_kernel(self, node: Apply, inputs: list[str], output: str, ctx: Any, compiled: Any) -> list[str]:
         """The output (a loop's row when asked, see ``ctx.target``), then one kernel call that fills it."""

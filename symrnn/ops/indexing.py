@@ -24,9 +24,13 @@ from symrnn.graph import (
     Op,
     TensorType,
     Variable,
+    as_tensor_variable,
+    constant,
     op_error,
 )
-from symrnn.tensor.basic import as_tensor_variable, constant
+from symrnn.ops.elemwise import broadcast_static_shapes, cast, harmonize_weak
+from symrnn.ops.reduce import sum_to
+from symrnn.ops.shape import Shape, shape_i, vector_element, zeros_like
 
 Spec = tuple[tuple[Any, ...], ...]
 SYMBOLIC = "?"
@@ -181,8 +185,6 @@ def indexed_shape(op: Any, x: Variable, spec: Spec, inputs: Sequence[Variable]) 
 
     Literal integers and constant index arrays are checked against known sizes.
     """
-    from symrnn.ops.elemwise import broadcast_static_shapes
-
     arrays = [v for v in inputs if v.ndim > 0]
     it = iter(arrays)
     axis = 0
@@ -327,8 +329,6 @@ class Subtensor(Op):
         return f"{outputs[0]} = {inputs[0]}[{index_source(self.spec, inputs[1:])}]"
 
     def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:
-        from symrnn.ops.shape import zeros_like
-
         x, *idx = node.inputs
         rest: list[Any] = [None] * len(idx)
         if x.dtype not in FLOAT_DTYPES:
@@ -352,8 +352,6 @@ class IncSubtensor(Op):
         return f"{self.mode}_subtensor{_spec_str(self.spec)}"
 
     def make_node(self, x: Any, y: Any, *index_inputs: Any) -> Apply:
-        from symrnn.ops.elemwise import broadcast_static_shapes, cast, harmonize_weak
-
         x = as_tensor_variable(x)
         index_inputs = _check_index_inputs(self, x, self.spec, index_inputs)
         _, y = harmonize_weak([x, as_tensor_variable(y)])
@@ -409,8 +407,6 @@ class IncSubtensor(Op):
         return "\n".join(lines)
 
     def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:
-        from symrnn.ops.elemwise import sum_to
-
         (g,), (x, y, *idx) = output_grads, node.inputs
         rest: list[Any] = [None] * len(idx)
         g_region = Subtensor(self.spec)(g, *idx)
@@ -455,8 +451,6 @@ def getitem(x: Any, index: Any) -> Variable:
         >>> M[T.arange(y.shape[0]), y].type
         float64(?,)
     """
-    from symrnn.ops.shape import Shape, shape_i
-
     x = as_tensor_variable(x)
     spec, inputs = parse_index(x, index)
     if x.owner is not None and isinstance(x.owner.op, Shape) and len(spec) == 1 and spec[0][0] == "int" \
@@ -471,6 +465,7 @@ def getitem(x: Any, index: Any) -> Variable:
     return Subtensor(spec)(x, *inputs)
 
 
+@vector_element.provide
 def subtensor_int(x: Variable, i: int) -> Variable:
     """``x[i]`` for a literal ``i``."""
     return getitem(x, i)

@@ -6,10 +6,20 @@ from typing import Any
 
 import numpy as np
 
-from symrnn.graph import FLOAT_DTYPES, INT_DTYPES, Apply, GraphShapeError, GraphTypeError, Op, Variable, op_error
+from symrnn.graph import (
+    FLOAT_DTYPES,
+    INT_DTYPES,
+    Apply,
+    GraphShapeError,
+    GraphTypeError,
+    Op,
+    Variable,
+    as_tensor_variable,
+    op_error,
+)
 from symrnn.ops.elemwise import exp, hard_sigmoid, log, mul, neg, relu, sigmoid, softplus, sub
 from symrnn.ops.reduce import sum as reduce_sum
-from symrnn.tensor.basic import as_tensor_variable
+from symrnn.ops.shape import arange, shape_i
 
 
 class Softmax(Op):
@@ -92,8 +102,6 @@ def categorical_crossentropy(coding_dist: Any, true_dist: Any) -> Variable:
         >>> T.nnet.categorical_crossentropy(p, y).type
         float64(?,)
     """
-    from symrnn.ops.shape import arange, shape_i
-
     p, t = as_tensor_variable(coding_dist), as_tensor_variable(true_dist)
     if p.dtype not in FLOAT_DTYPES or p.ndim == 0:
         raise op_error("categorical_crossentropy", [p, t], "the coding distribution must be a float tensor of "

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from symrnn.config import config
-from symrnn.graph import Apply, GraphTypeError, Op, SharedVariable, TensorType, Variable, op_error
+from symrnn.graph import Apply, GraphTypeError, Op, SharedVariable, TensorType, Variable, as_tensor_variable, op_error
+from symrnn.ops.elemwise import cast
 from symrnn.ops.shape import _as_int_scalar, _dims_of, _static_int
-from symrnn.tensor.basic import as_tensor_variable
 
 
 def _generator(state: Any, draw: int) -> np.random.Generator:
@@ -107,8 +107,6 @@ class RandomStreams:
         """Binomial samples (``n`` trials, probability ``p``); a dropout mask is ``binomial(size, p=keep)``."""
         out = self._draw("binomial", size, n, p, "int64")
         if dtype != "int64":
-            from symrnn.ops.elemwise import cast
-
             out = cast(out, dtype)
         return out
 

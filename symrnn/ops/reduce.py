@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from symrnn.graph import FLOAT_DTYPES, Apply, GraphShapeError, Op, TensorType, Variable, op_error
-from symrnn.tensor.basic import as_tensor_variable
+from symrnn.graph import FLOAT_DTYPES, Apply, GraphShapeError, Op, TensorType, Variable, as_tensor_variable, op_error
+from symrnn.ops.elemwise import cast, eq, mul, true_div
+from symrnn.ops.shape import broadcast_like, dimshuffle, shape_i
 
 
 def normalize_axis(op: Any, x: Variable, axis: Any) -> tuple[int, ...]:
@@ -39,8 +40,6 @@ def reduced_shape(shape: Sequence[int | None], axes: tuple[int, ...], keepdims: 
 
 def expand_to_input(g: Variable, x: Variable, axes: tuple[int, ...], keepdims: bool) -> Variable:
     """Re-insert reduced axes into ``g`` as size-1 dims so that it broadcasts against ``x``."""
-    from symrnn.ops.shape import dimshuffle
-
     if keepdims or not axes:
         return g
     order: list[Any] = []
@@ -88,9 +87,6 @@ class Reduce(Op):
         return f"{outputs[0]} = xp.{self.kind}({inputs[0]}, axis={self.axis!r}{keep})"
 
     def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:
-        from symrnn.ops.elemwise import eq, mul
-        from symrnn.ops.shape import broadcast_like
-
         (x,), (z,), (g,) = node.inputs, node.outputs, output_grads
         if x.dtype not in FLOAT_DTYPES:
             return [None]
@@ -149,8 +145,6 @@ def sum(x: Any, axis: Any = None, keepdims: bool = False, dtype: Any = None) -> 
     """
     out = _reduce("sum", x, axis, keepdims)
     if dtype is not None:
-        from symrnn.ops.elemwise import cast
-
         out = cast(out, dtype)
     return out
 
@@ -179,9 +173,6 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Variable:
         >>> T.mean(T.fmatrix("x")).type
         float32()
     """
-    from symrnn.ops.elemwise import cast, true_div
-    from symrnn.ops.shape import shape_i
-
     x = as_tensor_variable(x)
     axes = normalize_axis("mean", x, axis)
     total = _reduce("sum", x, axes, keepdims)
@@ -190,6 +181,26 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Variable:
     for a in axes:
         count = count * shape_i(x, a)
     return true_div(cast(total, dtype), cast(count, dtype))
+
+
+def sum_to(g: Variable, shape: Sequence[int | None]) -> Variable:
+    """Sum ``g`` over the axes that broadcasting added or stretched, to reach static ``shape`` (how a
+    gradient at a broadcast result's shape goes back to an input's).
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> sum_to(T.matrix("g"), (1, None)).type
+        float64(1, ?)
+    """
+    lead = g.ndim - len(shape)
+    if lead > 0:
+        g = sum(g, axis=tuple(range(lead)))
+    stretched = tuple(i for i, (gs, xs) in enumerate(zip(g.type.shape, shape)) if xs == 1 and gs != 1)
+    if stretched:
+        g = sum(g, axis=stretched, keepdims=True)
+    return g
+
 
 
 class Argmax(Op):
@@ -253,4 +264,4 @@ def argmin(x: Any, axis: Any = None, keepdims: bool = False) -> Variable:
 
 
 __all__ = ["Reduce", "Argmax", "ProdOthers", "sum", "prod", "max", "min", "mean", "argmax", "argmin",
-           "normalize_axis"]
+           "normalize_axis", "sum_to"]

@@ -22,12 +22,19 @@ from symrnn.graph import (
     Apply,
     Constant,
     GraphShapeError,
+    Hook,
     Op,
     TensorType,
     Variable,
+    as_tensor_variable,
+    constant,
     op_error,
+    pack_variables,
 )
-from symrnn.tensor.basic import as_tensor_variable, constant
+from symrnn.ops.elemwise import cast, dtype_arg, harmonize_weak
+
+#: Element ``i`` of a symbolic int vector (a shape given as one variable); the indexing ops provide it.
+vector_element = Hook("element i of a symbolic vector", "symrnn.ops.indexing")
 
 
 def _static_int(var: Variable) -> int | None:
@@ -127,9 +134,7 @@ def _dims_of(op: Any, shape_arg: Any) -> list[Variable]:
             return [shape_i(shape_arg.owner.inputs[0], i) for i in range(length)]
         if isinstance(shape_arg, Constant):
             return [constant(np.int64(v)) for v in shape_arg.data]
-        from symrnn.ops.indexing import subtensor_int
-
-        return [subtensor_int(shape_arg, i) for i in range(length)]
+        return [vector_element(shape_arg, i) for i in range(length)]
     if isinstance(shape_arg, (int, np.integer)) or (isinstance(shape_arg, Variable) and shape_arg.ndim == 0):
         shape_arg = (shape_arg,)
     return [_as_int_scalar(op, d, "each dimension") for d in shape_arg]
@@ -338,6 +343,8 @@ def expand_dims(x: Any, axis: int) -> Variable:
 class Alloc(Op):
     """A new array of the given shape filled with (a broadcast of) ``value``."""
 
+    grads_at_output_shape = True  # grad() sums the value's gradient back to the value's shape
+
     def make_node(self, value: Any, *dims: Any) -> Apply:
         value = as_tensor_variable(value)
         dims = [_as_int_scalar(self, d, "each alloc dimension") for d in dims]
@@ -371,13 +378,8 @@ class Alloc(Op):
                 f"{outputs[0]}[...] = {inputs[0]}")
 
     def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:
-        from symrnn.ops.elemwise import sum_to
-
         value = node.inputs[0]
-        grads: list[Any] = [None] * len(node.inputs)
-        if value.dtype in FLOAT_DTYPES:
-            grads[0] = sum_to(output_grads[0], value.type.shape)
-        return grads
+        return [output_grads[0] if value.dtype in FLOAT_DTYPES else None] + [None] * (len(node.inputs) - 1)
 
 
 def alloc(value: Any, *shape: Any) -> Variable:
@@ -397,8 +399,6 @@ def alloc(value: Any, *shape: Any) -> Variable:
 
 
 def _fill(fill_value: float, shape: Any, dtype: Any) -> Variable:
-    from symrnn.ops.elemwise import dtype_arg
-
     dtype = dtype_arg("alloc", [], dtype)
     return Alloc()(constant(np.asarray(fill_value, dtype=dtype)), *_dims_of("alloc", shape))
 
@@ -487,8 +487,6 @@ def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None) -> Va
     if dtype is None:
         all_int = all(v.dtype in INT_DTYPES or v.dtype == "bool" for v in inputs)
         dtype = "int64" if all_int else config.floatX
-    from symrnn.ops.elemwise import dtype_arg
-
     return ARange(dtype_arg("arange", inputs, dtype))(*inputs)
 
 
@@ -514,7 +512,7 @@ class Join(Op):
         if any(t.ndim != ndim for t in tensors) or ndim == 0:
             raise op_error(self, tensors, "all inputs must have the same number (>= 1) of dimensions")
         dtype = np.result_type(*[t.dtype for t in tensors]).name
-        tensors = [cast_to(t, dtype) for t in tensors]
+        tensors = [cast(t, dtype) for t in tensors]
         shape: list[int | None] = []
         for axis in range(ndim):
             sizes = [t.type.shape[axis] for t in tensors]
@@ -551,19 +549,6 @@ class Join(Op):
         return [p if t.dtype in FLOAT_DTYPES else None for p, t in zip(parts, node.inputs)]
 
 
-def _harmonize(tensors: list[Variable]) -> list[Variable]:
-    """Python scalars take the dtype of the other tensors (``stack([x_f32, 0.0])`` is float32)."""
-    from symrnn.ops.elemwise import harmonize_weak
-
-    return harmonize_weak(tensors)
-
-
-def cast_to(x: Variable, dtype: str) -> Variable:
-    from symrnn.ops.elemwise import cast
-
-    return cast(x, dtype)
-
-
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> Variable:
     """Join tensors along an existing axis, as ``numpy.concatenate``.
 
@@ -573,7 +558,7 @@ def concatenate(tensors: Sequence[Any], axis: int = 0) -> Variable:
         >>> T.concatenate([T.tensor("float64", (2, 3)), T.tensor("float64", (4, 3))]).type
         float64(6, 3)
     """
-    tensors = _harmonize([as_tensor_variable(t) for t in tensors])
+    tensors = harmonize_weak([as_tensor_variable(t) for t in tensors])
     if not tensors:
         raise op_error("concatenate", [], "needs at least one tensor")
     ndim = tensors[0].ndim
@@ -592,12 +577,13 @@ def join(axis: int, *tensors: Any) -> Variable:
     return concatenate(tensors, axis=axis)
 
 
+@pack_variables.provide
 def stack(tensors: Sequence[Any], axis: int = 0) -> Variable:
     """Join tensors along a new axis, as ``numpy.stack``."""
     tensors = [as_tensor_variable(t) for t in tensors]
     if not tensors:
         raise op_error("stack", [], "needs at least one tensor")
-    tensors = _harmonize(tensors)
+    tensors = harmonize_weak(tensors)
     ndim = tensors[0].ndim
     if any(t.ndim != ndim for t in tensors):
         raise op_error("stack", tensors, "all inputs must have the same number of dimensions")

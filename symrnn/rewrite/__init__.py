@@ -5,18 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from symrnn.graph import Apply, Variable
+from symrnn.rewrite.augmented import merge_augmented_scans
 from symrnn.rewrite.canonical import CANONICALIZE, STABILIZE
 from symrnn.rewrite.engine import apply_local_rewrites, merge
 from symrnn.rewrite.fusion import fuse_elementwise, sum_in_blocks
 from symrnn.rewrite.gemm import merge_sibling_dots, merge_summed_dots
 from symrnn.rewrite.loops import LOOP_REWRITES, prune_loop_outputs, sink_elementwise_sequences
 from symrnn.rewrite.slices import group_invariant_terms, merge_sibling_slices
+from symrnn.scan.op import Scan
 
 
 def optimize_scan_body(node: Apply) -> Sequence[Variable] | None:
     """Run the pipeline on a loop's inner graph too (once per Scan op)."""
-    from symrnn.scan.op import Scan
-
     op = node.op
     if not isinstance(op, Scan) or getattr(op, "optimized", False):
         return None
@@ -49,8 +49,6 @@ def optimize(outputs: Sequence[Variable], roots: Sequence[Variable] | None = Non
         >>> str(y.owner.op)
         'fused{neg,softplus,neg}'
     """
-    from symrnn.scan.rewrite import merge_augmented_scans
-
     outputs = merge(outputs)
     outputs = merge_augmented_scans(outputs)
     outputs = prune_loop_outputs(outputs)

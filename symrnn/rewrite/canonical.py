@@ -13,8 +13,10 @@ import numpy as np
 
 from symrnn.graph import Apply, Constant, Variable
 from symrnn.ops import elemwise as E
+from symrnn.ops.fused import FusedElemwise
 from symrnn.ops.random import RandomDraw
 from symrnn.ops.shape import Alloc, DimShuffle, ShapeI
+from symrnn.scan.op import Scan
 
 FOLD_LIMIT = 10_000  # constant folding keeps results up to this many elements
 
@@ -33,8 +35,6 @@ def _same_type(a: Variable, b: Variable) -> bool:
 
 def fold_constants(node: Apply) -> Sequence[Variable] | None:
     """A node whose inputs are all constants becomes a constant (small results only; never random draws)."""
-    from symrnn.scan.op import Scan
-
     if not node.inputs or not all(isinstance(v, Constant) for v in node.inputs):
         return None
     if isinstance(node.op, (RandomDraw, Scan)):
@@ -159,27 +159,11 @@ def elemwise_of_filled(node: Apply) -> Sequence[Variable] | None:
     return None
 
 
-def _sigmoid_argument(var: Variable) -> Variable | None:
-    """``z`` if ``var`` is ``sigmoid(z)`` or the spelled-out ``1 / (1 + exp(-z))``."""
-    if _op_name(var) == "sigmoid":
-        return var.owner.inputs[0]
-    if _op_name(var) == "true_div" and _is_constant(var.owner.inputs[0], 1):
-        denominator = var.owner.inputs[1]
-        if _op_name(denominator) == "add":
-            one, e = denominator.owner.inputs
-            if not _is_constant(one, 1):
-                one, e = e, one
-            if _is_constant(one, 1) and _op_name(e) == "exp":
-                u = e.owner.inputs[0]  # 1 / (1 + exp(u)) is sigmoid(-u)
-                return u.owner.inputs[0] if _op_name(u) == "neg" else E.neg(u)
-    return None
-
-
 def spelled_out_sigmoid(node: Apply) -> Sequence[Variable] | None:
     """``1 / (1 + exp(-z))`` is ``sigmoid(z)``, which is stable for large ``|z|``."""
     if getattr(node.op, "name", None) != "true_div":
         return None
-    z = _sigmoid_argument(node.outputs[0])
+    z = E.sigmoid_argument(node.outputs[0])
     if z is not None and z.dtype == node.outputs[0].dtype:
         new = E.sigmoid(z)
         if _same_type(new, node.outputs[0]):
@@ -187,24 +171,11 @@ def spelled_out_sigmoid(node: Apply) -> Sequence[Variable] | None:
     return None
 
 
-def stable_log_of(arg: Variable) -> Variable | None:
-    """``-softplus(-z)`` for ``log(sigmoid(z))``, ``-softplus(z)`` for ``log(1 - sigmoid(z))``, else None."""
-    z = _sigmoid_argument(arg)
-    if z is not None:
-        new = E.neg(E.softplus(E.neg(z)))
-    elif _op_name(arg) == "sub" and _is_constant(arg.owner.inputs[0], 1) and \
-            _sigmoid_argument(arg.owner.inputs[1]) is not None:
-        new = E.neg(E.softplus(_sigmoid_argument(arg.owner.inputs[1])))
-    else:
-        return None
-    return new if new.type == arg.type else None
-
-
 def stable_log_sigmoid(node: Apply) -> Sequence[Variable] | None:
     """``log(sigmoid(z))`` is ``-softplus(-z)`` and ``log(1 - sigmoid(z))`` is ``-softplus(z)``: no ``log(0)``."""
     if getattr(node.op, "name", None) != "log":
         return None
-    new = stable_log_of(node.inputs[0])
+    new = E.stable_log_of(node.inputs[0])
     return [new] if new is not None and _same_type(new, node.outputs[0]) else None
 
 
@@ -213,9 +184,6 @@ def shape_of_elementwise(node: Apply) -> Sequence[Variable] | None:
     broadcast along axis ``i`` (only static 1s broadcast, and sizes are checked), so that asking for the
     size of a result does not keep the result itself alive (``mean(h ** 2)`` divides by the size of
     ``h ** 2``)."""
-    from symrnn.ops.fused import FusedElemwise
-    from symrnn.ops.shape import ShapeI
-
     if not isinstance(node.op, ShapeI):
         return None
     (value,) = node.inputs

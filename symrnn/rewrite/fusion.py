@@ -31,8 +31,11 @@ import numpy as np
 
 from symrnn.graph import Apply, Constant, Variable, toposort
 from symrnn.ops.elemwise import Elemwise
-from symrnn.ops.fused import FusedElemwise
+from symrnn.ops.fused import BlockSum, FusedElemwise
+from symrnn.ops.reduce import Reduce
+from symrnn.ops.shape import Shape
 from symrnn.rewrite.engine import consumers, rebuild
+from symrnn.scan.op import Scan
 
 
 def _pattern(var: Variable) -> tuple[bool, ...]:
@@ -47,8 +50,6 @@ def _embedded(var: Variable) -> bool:
 
 
 def _fusable(node: Apply) -> bool:
-    from symrnn.ops.shape import Shape
-
     if not isinstance(node.op, Elemwise) or len(node.outputs) != 1:
         return False
     if node.outputs[0].ndim > 0 and any(v.owner is not None and isinstance(v.owner.op, Shape) for v in node.inputs):
@@ -186,8 +187,6 @@ def _build(root: Apply, members: list[Apply], memo: dict[int, Variable]) -> Vari
 
 def _fuse_scan_bodies(outputs: list[Variable], min_group: int) -> list[Variable]:
     """Fuse inside every scan's inner graph, rebuilding the scans whose bodies changed."""
-    from symrnn.scan.op import Scan
-
     def on_node(node: Apply) -> Sequence[Variable] | None:
         op = node.op
         if not isinstance(op, Scan):
@@ -220,9 +219,6 @@ def sum_in_blocks(outputs: Sequence[Variable]) -> list[Variable]:
         >>> str(total.owner.op)
         'block_sum{mul}'
     """
-    from symrnn.ops.fused import BlockSum
-    from symrnn.ops.reduce import Reduce
-
     outputs = list(outputs)
     nodes = toposort(outputs)
     readers = consumers(nodes)

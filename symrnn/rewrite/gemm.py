@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from symrnn.graph import Apply, Constant, Variable, clone_replace, toposort
 from symrnn.ops.blas import Dot
 from symrnn.ops.elemwise import Elemwise
+from symrnn.ops.shape import concatenate, shape_i
 from symrnn.rewrite.engine import consumers, use_counts
 
 
@@ -59,8 +60,6 @@ def merge_sibling_dots(outputs: Sequence[Variable], roots: Sequence[Variable] | 
         >>> a.owner.inputs[0].owner.inputs[0] is b.owner.inputs[0].owner.inputs[0]
         True
     """
-    from symrnn.ops.shape import concatenate, shape_i
-
     outputs = list(outputs)
     nodes = toposort(outputs)
     weights = _weights(nodes, roots)
@@ -112,8 +111,6 @@ def merge_summed_dots(outputs: Sequence[Variable], roots: Sequence[Variable] | N
         >>> str(y.owner.op)
         'dot'
     """
-    from symrnn.ops.shape import concatenate
-
     outputs = list(outputs)
     nodes = toposort(outputs)
     weights = _weights(nodes, roots)

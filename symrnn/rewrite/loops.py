@@ -25,12 +25,14 @@ from dataclasses import replace as dc_replace
 from typing import Any
 
 from symrnn.graph import Apply, Constant, TensorType, Variable, clone_replace, toposort
-from symrnn.ops.blas import Dot
-from symrnn.ops.elemwise import Elemwise
+from symrnn.ops.blas import Dot, dot
+from symrnn.ops.elemwise import Elemwise, minimum
+from symrnn.ops.indexing import Subtensor
 from symrnn.ops.random import RandomDraw
 from symrnn.ops.reduce import Reduce
-from symrnn.ops.shape import DimShuffle
+from symrnn.ops.shape import DimShuffle, Join, reshape, shape_i
 from symrnn.rewrite.engine import rebuild, use_counts
+from symrnn.rewrite.slices import cut, slice_of
 from symrnn.scan.op import Scan, ScanInfo
 
 
@@ -100,9 +102,6 @@ class Loop:
 
     def length(self) -> Variable:
         """The number of steps, symbolically (the scan's own rule)."""
-        from symrnn.ops.elemwise import minimum
-        from symrnn.ops.shape import shape_i
-
         if self.info.n_steps_given or not self.seqs:
             return self.n_steps
         length = shape_i(self.seqs[0][0], 0)
@@ -195,8 +194,6 @@ def _batched(inner_node: Apply, full: dict[int, Variable], invariant_outer: dict
     if isinstance(op, Dot):
         left, right = inner_node.inputs
         if id(left) in full and id(right) not in full and right.ndim == 2 and left.ndim >= 1:
-            from symrnn.ops.blas import dot
-
             return dot(args[0], args[1])
         return None
     if isinstance(op, DimShuffle) and id(inner_node.inputs[0]) in full:
@@ -294,8 +291,6 @@ def reuse_state_buffers(node: Apply) -> Sequence[Variable] | None:
 def save_sliced_outputs_once(node: Apply) -> Sequence[Variable] | None:
     """Per-step outputs that are slices of one value which together cover all of it (the gates ``i, f, o``
     of one sigmoid over ``[i f o]``) are saved as that value, once per step, and sliced after the loop."""
-    from symrnn.rewrite.slices import cut, slice_of
-
     if not _is_scan(node):
         return None
     loop = Loop.of(node)
@@ -358,9 +353,6 @@ def accumulate_after_loop(node: Apply) -> Sequence[Variable] | None:
     loop then only saves ``u`` and ``v`` per step, and one large matrix product
     replaces ``T`` small ones.
     """
-    from symrnn.ops.blas import dot
-    from symrnn.ops.shape import reshape, shape_i
-
     if not _is_scan(node):
         return None
     loop = Loop.of(node)
@@ -478,16 +470,12 @@ def _reversed_in_time(var: Variable) -> bool:
 
 def _piece(full: Variable, slot: tuple) -> Variable:
     """The columns a ``("piece", _, start, stop)`` slot names, out of ``full``; ``full`` for any other slot."""
-    from symrnn.rewrite.slices import cut
-
     return cut(full, full.ndim - 1, slot[2], slot[3]) if slot[0] == "piece" else full
 
 
 def _join_pieces(body: list[Apply]) -> dict[int, tuple[Variable, int, int]]:
     """Inner values that are one input of a ``concatenate`` along the last axis with static widths:
     ``id(value) -> (join, start, stop)``."""
-    from symrnn.ops.shape import Join
-
     pieces: dict[int, tuple[Variable, int, int]] = {}
     for inner_node in body:
         if not isinstance(inner_node.op, Join):
@@ -586,8 +574,6 @@ def prune_loop_outputs(outputs: Sequence[Variable]) -> list[Variable]:
 
 def _time_view(var: Variable) -> bool:
     """Is ``var`` a basic-indexing view of another value that cuts or reverses axis 0 only?"""
-    from symrnn.ops.indexing import Subtensor
-
     node = var.owner
     if node is None or not isinstance(node.op, Subtensor) or node.op.advanced or not node.op.spec:
         return False

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from symrnn.graph import Apply, Constant, Variable, clone_replace, toposort
 from symrnn.ops.elemwise import Elemwise
 from symrnn.ops.indexing import SYMBOLIC, Subtensor
+from symrnn.ops.shape import concatenate
 from symrnn.rewrite.engine import constant_key, use_counts
 from symrnn.rewrite.gemm import _weights
 
@@ -158,8 +159,6 @@ def _member_key(node: Apply, weights: set[int], weights_known: bool) -> tuple | 
 
 
 def _merge_round(outputs: list[Variable], roots: Sequence[Variable] | None) -> dict[Variable, Variable]:
-    from symrnn.ops.shape import concatenate
-
     nodes = toposort(outputs)
     weights = _weights(nodes, roots)
     groups: dict[tuple, list[tuple[Apply, tuple[int, int, int]]]] = {}

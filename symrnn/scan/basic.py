@@ -19,14 +19,16 @@ from symrnn.graph import (
     SharedVariable,
     TensorType,
     Variable,
+    as_tensor_variable,
     clone_replace,
+    constant,
     describe,
     graph_inputs,
     toposort,
     user_line,
 )
+from symrnn.ops.elemwise import cast
 from symrnn.scan.op import Scan, ScanInfo
-from symrnn.tensor.basic import as_tensor_variable, constant
 
 
 @dataclass
@@ -372,8 +374,6 @@ def _n_steps(n_steps: Any, sequences: Sequence[Variable], where: str) -> Variabl
         raise GraphTypeError(f"scan: n_steps must be an integer scalar, got {describe(steps)} (at {where})")
     if isinstance(steps, Constant) and int(steps.data) < 0:
         raise GraphShapeError(f"scan: n_steps must not be negative, got {int(steps.data)} (at {where})")
-    from symrnn.ops.elemwise import cast
-
     return cast(steps, "int64")
 
 

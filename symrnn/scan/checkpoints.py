@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from symrnn.graph import GraphTypeError, Variable, user_line
+from symrnn.graph import GraphTypeError, Variable, as_tensor_variable, user_line
+from symrnn.ops.elemwise import int_div, lt, minimum, switch
+from symrnn.ops.shape import arange, concatenate, reshape, shape_i, zeros
 from symrnn.scan.basic import _as_list, scan
-from symrnn.tensor.basic import as_tensor_variable
 
 
 def scan_checkpoints(fn: Callable[..., Any], sequences: Any = None, outputs_info: Any = None,
@@ -38,9 +39,6 @@ def scan_checkpoints(fn: Callable[..., Any], sequences: Any = None, outputs_info
         >>> symrnn.function([x, h0], hs)(np.zeros((10, 2)), np.ones(2)).shape
         (10, 2)
     """
-    from symrnn.ops.elemwise import int_div, lt, minimum, switch
-    from symrnn.ops.shape import arange, concatenate, reshape, shape_i, zeros
-
     where = user_line()
     if not isinstance(save_every_N, int) or save_every_N < 1:
         raise GraphTypeError(f"scan_checkpoints: save_every_N must be a positive int, got {save_every_N!r} "

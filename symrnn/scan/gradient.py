@@ -20,8 +20,11 @@ from __future__ import annotations
 from dataclasses import replace as dc_replace
 from typing import Any
 
-from symrnn.graph import FLOAT_DTYPES, Apply, Variable, clone_replace, grad_undefined, toposort
-from symrnn.scan.op import Scan
+from symrnn.autodiff import grad
+from symrnn.graph import FLOAT_DTYPES, Apply, Op, Variable, clone_replace, grad_undefined, toposort
+from symrnn.ops.elemwise import cast, eq, minimum
+from symrnn.ops.indexing import inc_subtensor
+from symrnn.ops.shape import reshape, shape_i, zeros_like
 
 
 def _sum(terms: list[Variable]) -> Variable | None:
@@ -31,7 +34,7 @@ def _sum(terms: list[Variable]) -> Variable | None:
     return total
 
 
-def _time_varying(op: Scan) -> set[int]:
+def _time_varying(op: Op) -> set[int]:
     """Ids of inner variables that change from step to step (they depend on a sequence or a state)."""
     sl = op.inner_slices()
     varying = {id(v) for v in op.inner_inputs[sl["seqs"]]} | {id(v) for v in op.inner_inputs[sl["taps"]]}
@@ -41,7 +44,7 @@ def _time_varying(op: Scan) -> set[int]:
     return varying
 
 
-def _residuals(op: Scan, grads: list[Variable]) -> list[Variable]:
+def _residuals(op: Op, grads: list[Variable]) -> list[Variable]:
     """Forward inner values that the gradient graph reads and that vary per step: the ones worth saving."""
     forward_nodes = {id(n) for n in op.inner_nodes}
     varying = _time_varying(op)
@@ -59,13 +62,13 @@ def _residuals(op: Scan, grads: list[Variable]) -> list[Variable]:
 
 
 def scan_grad(node: Apply, output_grads: list[Any]) -> list[Any]:
-    """The gradients of a Scan node's outer inputs, as a backward Scan (see the module docstring)."""
-    from symrnn.gradient import grad
-    from symrnn.ops.elemwise import cast, eq, minimum
-    from symrnn.ops.indexing import inc_subtensor
-    from symrnn.ops.shape import reshape, shape_i, zeros_like
+    """The gradients of a Scan node's outer inputs, as a backward Scan (see the module docstring).
 
-    op: Scan = node.op
+    ``Scan.grad`` calls this, so this module is below ``symrnn.scan.op`` and builds the forward copy and
+    the backward loop with the node's own op class.
+    """
+    op = node.op
+    Scan = type(op)  # noqa: N806 - the loop class itself
     info = op.info
     n_inputs = len(node.inputs)
     if info.has_until:

@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from symrnn.compile.codegen import safe_comment
 from symrnn.graph import (
     Apply,
     Constant,
@@ -37,6 +36,15 @@ from symrnn.graph import (
     structure_signature,
     toposort,
 )
+from symrnn.interpreter import evaluate
+from symrnn.ops.blas import Dot, MatMul
+from symrnn.ops.elemwise import Elemwise
+from symrnn.ops.fused import FusedElemwise
+from symrnn.ops.indexing import IncSubtensor, Subtensor
+from symrnn.ops.nnet import Softmax
+from symrnn.ops.reduce import Reduce
+from symrnn.ops.shape import Alloc, DimShuffle, Join, Reshape, Shape, ShapeI
+from symrnn.scan.gradient import scan_grad
 
 
 @dataclass(frozen=True)
@@ -199,8 +207,6 @@ class Scan(Op):
 
     # ---- the reference: a Python loop over the inner graph, interpreted
     def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
-        from symrnn.compile.interpreter import evaluate
-
         info, sl = self.info, self.outer_slices()
         seqs, inits, nonseqs = inputs[sl["seqs"]], inputs[sl["inits"]], inputs[sl["nonseqs"]]
         n = scan_length(inputs[0], seqs, info.name, info.n_steps_given)
@@ -245,7 +251,7 @@ class Scan(Op):
         info, sl, inner = self.info, self.outer_slices(), self.inner_slices()
         seqs, inits, nonseqs = inputs[sl["seqs"]], inputs[sl["inits"]], inputs[sl["nonseqs"]]
         n, t = ctx.fresh("n"), ctx.fresh("t")
-        length, label = ctx.bind(scan_length, "scan_length"), safe_comment(info.name, 40)
+        length, label = ctx.bind(scan_length, "scan_length"), ctx.comment(info.name, 40)
         name_const = ctx.bind(info.name, "scan_name")
         check = ctx.bind(_check_row, "check_row")
         lines: list[tuple[str, Apply | None]] = [
@@ -400,8 +406,6 @@ class Scan(Op):
         that row (when every piece has a static width and a fixed shape, is computed in the body and is
         written nowhere else), so that the concatenation has nothing left to copy (``ctx.pieces``, see
         :class:`~symrnn.ops.shape.Join`)."""
-        from symrnn.ops.shape import Join
-
         fixed = self.fixed_shapes()
         computed = {id(v) for n in self.inner_nodes for v in n.outputs}
         taken = set(targets)
@@ -434,14 +438,6 @@ class Scan(Op):
         cached = self.__dict__.get("_fixed_shapes")
         if cached is not None:  # the inner graph never changes: work it out once
             return cached
-        from symrnn.ops.blas import Dot, MatMul
-        from symrnn.ops.elemwise import Elemwise
-        from symrnn.ops.fused import FusedElemwise
-        from symrnn.ops.indexing import IncSubtensor, Subtensor
-        from symrnn.ops.nnet import Softmax
-        from symrnn.ops.reduce import Reduce
-        from symrnn.ops.shape import Alloc, DimShuffle, Join, Reshape, Shape, ShapeI
-
         shaped = {id(v) for v in self.inner_inputs}
         valued = {id(v) for v in self.inner_inputs[self.inner_slices()["nonseqs"]]}  # same value every step
 
@@ -469,8 +465,6 @@ class Scan(Op):
         return shaped
 
     def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:
-        from symrnn.scan.gradient import scan_grad
-
         if any(self.info.reversed_rows):  # only the compiler's loop rewrites make these, after grad()
             raise NotImplementedError(f"{self}: the gradient of a loop that stores rows in reverse")
 

@@ -1,77 +1,20 @@
-"""Turning Python values into graph variables, and the typed constructors (``T.matrix`` ...)."""
+"""The typed constructors (``T.matrix`` ...), ``shared``, and ``constant``/``as_tensor_variable`` from the graph
+layer (where ops, a lower layer, reach them too)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
-from symrnn.config import config
-from symrnn.graph import Constant, GraphTypeError, SharedVariable, TensorType, Variable, user_line
-
-
-def _resolve_dtype(dtype: Any) -> str:
-    return config.floatX if dtype is None or dtype == "floatX" else np.dtype(dtype).name
-
-
-def constant(value: Any, name: str | None = None, dtype: Any = None, ndim: int | None = None) -> Constant:
-    """Make a constant variable.  Python floats (and float lists) become ``config.floatX``.
-
-    Example::
-
-        >>> import symrnn.tensor as T
-        >>> T.constant(2.0).type, T.constant([1, 2], dtype="int32").type
-        (float64(), int32(2,))
-    """
-    if isinstance(value, Variable):
-        raise GraphTypeError(f"constant() needs a value, got the symbolic variable {value!r} (at {user_line()})")
-    arr = np.asarray(value)
-    if arr.dtype.kind not in "biuf":
-        raise GraphTypeError(f"constant {name or ''}: cannot make a numeric constant from {value!r} (at {user_line()})")
-    if dtype is not None:
-        arr = arr.astype(_resolve_dtype(dtype))
-    elif arr.dtype == np.float64 and not isinstance(value, (np.ndarray, np.generic)):
-        arr = arr.astype(config.floatX)
-    if ndim is not None and arr.ndim != ndim:
-        if arr.ndim > ndim:
-            raise GraphTypeError(f"constant of shape {arr.shape} cannot have {ndim} dimensions (at {user_line()})")
-        arr = arr.reshape((1,) * (ndim - arr.ndim) + arr.shape)
-    return Constant(TensorType(arr.dtype, arr.shape), arr, name=name)
-
-
-def as_tensor_variable(value: Any, name: str | None = None, ndim: int | None = None) -> Variable:
-    """Return ``value`` as a graph variable: variables pass through, numbers become constants.
-
-    A bare Python ``int``/``float``/``bool`` becomes a *weak* constant, whose dtype
-    yields to the other operand's (``float32_x * 2.0`` stays float32), as in
-    Theano's autocasting and NumPy 2's scalar promotion.
-
-    Example::
-
-        >>> import symrnn.tensor as T
-        >>> T.as_tensor_variable([[1.0, 2.0]]).type
-        float64(1, 2)
-    """
-    if isinstance(value, Variable):
-        if ndim is not None and value.ndim != ndim:
-            raise GraphTypeError(f"{value!r} has {value.ndim} dimension(s), expected {ndim} (at {user_line()})")
-        return value
-    if isinstance(value, (list, tuple)) and any(isinstance(v, Variable) for v in value):
-        from symrnn.ops.shape import stack
-
-        return stack([as_tensor_variable(v) for v in value])
-    if isinstance(value, (bool, int, float)) and not isinstance(value, np.generic):
-        if isinstance(value, bool):
-            dtype = "bool"
-        elif isinstance(value, int):
-            dtype = "int64"
-        else:
-            dtype = config.floatX
-        const = constant(np.asarray(value, dtype=dtype), name=name, ndim=ndim)
-        const.weak = True
-        return const
-    return constant(value, name=name, ndim=ndim)
+from symrnn.graph import (
+    GraphTypeError,
+    SharedVariable,
+    TensorType,
+    Variable,
+    as_tensor_variable,
+    constant,
+    resolve_dtype,
+)
 
 
 def shared(value: Any, name: str | None = None, borrow: bool = False,
@@ -100,7 +43,7 @@ def tensor(dtype: Any = None, shape: Sequence[int | None] = (), name: str | None
     """
     if broadcastable is not None:  # Theano's spelling: True means a known 1
         shape = tuple(1 if b else None for b in broadcastable)
-    return TensorType(_resolve_dtype(dtype), shape)(name)
+    return TensorType(resolve_dtype(dtype), shape)(name)
 
 
 def _constructor(ndim: int, fixed_dtype: str | None):

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from symrnn.compile.function import function
 from symrnn.graph import Variable
 from symrnn.ops import blas, elemwise, reduce, shape
+from symrnn.ops.indexing import getitem
 
 
 def _binary(fn: Any) -> tuple[Any, Any]:
@@ -23,8 +25,6 @@ def _binary(fn: Any) -> tuple[Any, Any]:
 
 
 def _getitem(self: Variable, index: Any) -> Variable:
-    from symrnn.ops.indexing import getitem
-
     return getitem(self, index)
 
 
@@ -46,8 +46,6 @@ def _transpose(self: Variable, *axes: Any) -> Variable:
 
 def _eval(self: Variable, inputs_to_values: dict[Variable, Any] | None = None) -> Any:
     """Compute this variable's value (Theano's ``x.eval({x: value})``); the function is compiled once."""
-    from symrnn.compile.function import function
-
     inputs_to_values = inputs_to_values or {}
     key = tuple(id(v) for v in inputs_to_values)
     cache = self.__dict__.setdefault("_eval_cache", {})

@@ -44,7 +44,9 @@ from typing import Any
 
 import graphviz
 
+from symrnn.compile.function import Function
 from symrnn.graph import Apply, Constant, SharedVariable, Variable, describe, toposort
+from symrnn.scan.op import Scan
 
 __all__ = ["GraphvizNotFoundError", "compare", "escape_label", "image", "pipe_svg", "render", "to_dot", "to_networkx"]
 
@@ -153,8 +155,6 @@ def _normalize(fn_or_vars: Any, which: str, output_labels: Sequence[str] | None 
 
 
 def _sides(fn_or_vars: Any, which: str) -> list[tuple[str, list[tuple[Variable, str]]]]:
-    from symrnn.compile.function import Function
-
     if which not in ("compiled", "built", "both"):
         raise ValueError(f"which must be 'compiled', 'built' or 'both', got {which!r}")
     if isinstance(fn_or_vars, Function):
@@ -234,8 +234,6 @@ def _op_summary(nodes: Sequence[Apply], limit: int = 4) -> str:
 
 def _count_ops(nodes: Sequence[Apply]) -> tuple[int, int]:
     """``(outer op nodes, op nodes inside loops)``, nested loops included (iteratively)."""
-    from symrnn.scan.op import Scan
-
     inner, stack = 0, [n.op for n in nodes if isinstance(n.op, Scan)]
     while stack:
         op = stack.pop()
@@ -348,8 +346,6 @@ class _Builder:
     def draw_level(self, g: graphviz.Digraph, scope: str, roots: Sequence[Variable],
                    stop_at: Sequence[Variable] = ()) -> dict[int, list[str]]:
         """Draw the ops that compute ``roots``; return, per scan node drawn as a cluster, its outlets."""
-        from symrnn.scan.op import Scan
-
         outlets: dict[int, list[str]] = {}  # id(scan Apply) -> DOT node of each outer output
         for node in toposort(roots, stop_at=stop_at):
             if isinstance(node.op, Scan):
@@ -709,8 +705,6 @@ def to_networkx(fn_or_vars: Any, inner: bool = False, which: str = "compiled") -
         ['non-sequence', 'non-sequence', 'non-sequence', 'sequence', 'state tap']
     """
     import networkx as nx
-
-    from symrnn.scan.op import Scan
 
     if which == "both":
         raise ValueError("to_networkx draws one graph: which='compiled' or 'built'")

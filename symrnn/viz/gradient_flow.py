@@ -33,6 +33,11 @@ from typing import Any
 
 import numpy as np
 
+import symrnn.tensor as tensor
+from symrnn.compile.function import function
+from symrnn.gradient import grad
+from symrnn.nn.cells import Cell, DropoutWrapper, _flatten, _unflatten, rnn
+
 
 @dataclass
 class GradientFlow:
@@ -49,8 +54,6 @@ class GradientFlow:
 
 def _perturbed(cell: Any) -> Any:
     """A cell whose input is ``[x_t, eps_t]`` and whose hidden state (its output) is ``h_t + eps_t``."""
-    from symrnn.nn.cells import Cell, DropoutWrapper, _flatten, _unflatten
-
     # Dropout sits outside the state: perturb the wrapped cell's state, then drop out as the wrapper does.
     inner = cell.cell if isinstance(cell, DropoutWrapper) else cell
 
@@ -89,10 +92,6 @@ def _label(cell: Any) -> str:
 
 
 def _one(cell: Any, T: int, batch_size: int, seed: Any, inputs: np.ndarray | None, label: str) -> GradientFlow:
-    import symrnn
-    import symrnn.tensor as tensor
-    from symrnn.nn.cells import rnn
-
     if inputs is None:
         rng = np.random.default_rng(seed)
         inputs = rng.standard_normal((T, batch_size, cell.input_size))
@@ -104,7 +103,7 @@ def _one(cell: Any, T: int, batch_size: int, seed: Any, inputs: np.ndarray | Non
     eps = tensor.tensor3("eps", dtype=dtype)
     outputs, _ = rnn(_perturbed(cell), tensor.concatenate([x, eps], axis=2))
     loss = outputs[-1].sum()
-    dloss_deps = symrnn.function([x, eps], symrnn.grad(loss, eps))
+    dloss_deps = function([x, eps], grad(loss, eps))
     steps, batch = inputs.shape[:2]
     g = np.asarray(dloss_deps(inputs, np.zeros((steps, batch, cell.output_size), dtype=dtype)))
     norms = np.sqrt(np.sum(np.square(g.reshape(steps, -1), dtype=np.float64), axis=1))
@@ -134,8 +133,6 @@ def gradient_flow(model: Any, T: int = 100, batch_size: int = 16, seed: Any = 0,
         >>> bool(flows["LSTM"].norms[0] > flows["RNN"].norms[0])
         True
     """
-    from symrnn.nn.cells import Cell
-
     if isinstance(model, Cell):
         models, single = {_label(model): model}, True
     elif isinstance(model, Mapping):

@@ -17,6 +17,7 @@ from typing import Any
 
 from symrnn.compile.backends.cupy_backend import CupyBackend
 from symrnn.compile.backends.numpy_backend import NUMPY, Backend, BackendUnavailable, NumpyBackend
+from symrnn.config import config
 
 NAMES = {"numpy": "numpy", "cpu": "numpy", "cupy": "cupy", "cuda": "cupy", "gpu": "cupy"}
 _CUPY: CupyBackend | None = None
@@ -39,8 +40,6 @@ def get_backend(backend: Any = None) -> Backend:
     if isinstance(backend, Backend):
         return backend.require()
     if backend is None:
-        from symrnn.config import config
-
         backend = config.device
     if not isinstance(backend, str) or backend.lower() not in NAMES:
         raise ValueError(f"unknown backend {backend!r}; choose 'numpy' (or 'cpu') or 'cupy' (or 'cuda')")

@@ -31,7 +31,10 @@ from typing import Any
 import numpy as np
 
 from symrnn.compile.backends.numpy_backend import Backend
-from symrnn.graph import Apply, Constant, SharedVariable, Variable
+from symrnn.graph import Apply, Constant, Op, SharedVariable, Variable
+from symrnn.ops.elemwise import C_PREAMBLE
+from symrnn.ops.random import RandomDraw
+from symrnn.ops.shape import Split
 
 INSTALL_HINT = "pip install symrnn[gpu]"
 
@@ -102,8 +105,6 @@ def kernel_source(node: Apply) -> KernelSource | None:
         const float v1 = (float)(v0 * ((float)2.0));
         y = v1;
     """
-    from symrnn.ops.elemwise import C_PREAMBLE
-
     op = node.op
     names = {id(ph): f"x{k}" for k, ph in enumerate(op.fused_inputs)}
     lines = []
@@ -283,10 +284,6 @@ class CupyBackend(Backend):
 
 def _runs_on_host(op: Any) -> bool:
     """Ops whose generated code calls NumPy itself (random draws, ``split``, ops with no ``emit``)."""
-    from symrnn.graph import Op
-    from symrnn.ops.random import RandomDraw
-    from symrnn.ops.shape import Split
-
     return isinstance(op, (RandomDraw, Split)) or type(op).emit is Op.emit
 
 

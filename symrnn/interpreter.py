@@ -1,6 +1,8 @@
 """The reference interpreter: run a graph node by node with each op's NumPy ``perform``.
 
-It is slow and obviously correct.  It also checks every op's contract: each
+It is slow and obviously correct.  It sits just above the IR, below every op
+family, because a loop's ``perform`` runs its inner graph with it; ``function``
+uses it for ``mode="reference"``.  It also checks every op's contract: each
 output must have the dtype, ndim and static shape that ``make_node`` promised.
 """
 

@@ -1,4 +1,5 @@
-"""Scan rewrites needed for correctness of cost: one forward loop even when the gradient saves values."""
+"""One forward loop even when the gradient saves values: the gradient's augmented copy of a scan replaces the
+plain scan (a rewrite that a training function needs, or it would run its forward loop twice)."""
 
 from __future__ import annotations
 
