@@ -218,3 +218,32 @@ def test_a_saved_concatenation_is_right_whether_or_not_its_pieces_are_stored_too
         value = np.random.default_rng(seed).normal(size=(5, 2, 3))
         for got, want in zip(f(value), reference(value)):
             np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+_STACKED_LSTM = """
+{prefix}
+import symrnn, symrnn.tensor as T
+from symrnn import nn
+from symrnn.nn.optimizers import adam
+cells = [nn.LSTMCell(3 if k == 0 else 4, 4, seed=k, name=f"layer{{k}}") for k in range(3)]
+x = T.tensor3("x")
+out, _ = nn.rnn(nn.MultiRNNCell(cells), x)
+cost = (out ** 2).mean()
+f = symrnn.function([x], cost, updates=adam(cost, [p for c in cells for p in c.params.values()]))
+print("\\n".join(line for line in f.source.splitlines() if "_buffers" in line))
+"""
+
+
+def test_the_buffer_plan_does_not_depend_on_memory_addresses():
+    """Which values share a kept buffer was decided by comparing ids, so two processes could generate different
+    code for one graph (a stacked LSTM did).  Processes with different heaps must get the same plan."""
+    import subprocess
+    import sys
+
+    plans = set()
+    for prefix in ["", "import json", "junk = [object() for _ in range(1000)]"]:
+        run = subprocess.run([sys.executable, "-c", _STACKED_LSTM.format(prefix=prefix)], capture_output=True,
+                             text=True, check=True)
+        assert "_buffers.get(" in run.stdout
+        plans.add(run.stdout)
+    assert len(plans) == 1

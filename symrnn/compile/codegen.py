@@ -226,6 +226,7 @@ def kept_buffers(nodes: list[Apply], outputs: list[Variable], products: bool = T
 
     # Each candidate's lifetime: from the node that makes it to the last use of it or of a view of it.
     owner: dict[int, int] = {}  # id(view or candidate) -> id(candidate)
+    made: dict[int, int] = {}  # id(candidate) -> its position among the candidates
     lifetime: dict[int, list[int]] = {}
     kept: list[Variable] = []
     for index, node in enumerate(nodes):
@@ -235,6 +236,7 @@ def kept_buffers(nodes: list[Apply], outputs: list[Variable], products: bool = T
         if isinstance(node.op, fresh):
             for v in candidates(node):
                 if id(v) not in escapes:
+                    made[id(v)] = len(made)
                     owner[id(v)] = id(v)
                     lifetime[id(v)] = [index, index]
                     kept.append(v)
@@ -244,8 +246,9 @@ def kept_buffers(nodes: list[Apply], outputs: list[Variable], products: bool = T
                 for v in node.outputs:
                     owner[id(v)] = next(iter(sources))
             elif sources:  # a view of two candidates at once (none of our ops makes one): keep neither apart
+                first = min(sources, key=made.__getitem__)  # by position, not by id: the same plan every run
                 for v in node.outputs:
-                    owner[id(v)] = min(sources)
+                    owner[id(v)] = first
                 for source in sources:
                     lifetime[source][1] = len(nodes)
     keys: dict[int, int] = {}
