@@ -176,3 +176,110 @@ def test_bad_params_arguments(tmp_path):
     with pytest.raises(ValueError, match="two parameters are named 'W'"):
         save_params(tmp_path / "unused.npz", [symrnn.shared(np.zeros(2), name="W"),
                                               symrnn.shared(np.zeros(2), name="W")])
+
+
+# ---------------------------------------------------------------- issue 15: atomic saves, names, load errors
+
+
+def test_a_save_that_fails_midway_leaves_the_old_file_intact(tmp_path, monkeypatch):
+    """Finding 2: the disk filled up while np.savez wrote straight over the old file."""
+    params = make_params()
+    path = tmp_path / "model.npz"
+    save_params(path, params)
+    good = path.read_bytes()
+    from numpy.lib import format as npy_format
+
+    real_write = npy_format.write_array
+    calls = []
+
+    def disk_full(fp, array, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # the first array is written, the second fails
+            raise OSError(28, "No space left on device")
+        return real_write(fp, array, *args, **kwargs)
+
+    monkeypatch.setattr(npy_format, "write_array", disk_full)
+    params["W"].set_value(np.zeros((3, 4)))
+    with pytest.raises(OSError, match="No space left"):
+        save_params(path, params)
+    assert path.read_bytes() == good
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]  # no temporary left behind
+    monkeypatch.undo()
+    fresh = make_params()
+    load_params(path, fresh)
+
+
+@pytest.mark.parametrize("name", ["allow_pickle", "file", "args", "kwds", "encoder/lstm/W_i"])
+def test_parameter_names_never_collide_with_savez_arguments(tmp_path, name):
+    """Finding 3: {"allow_pickle": s} was taken as np.savez's flag and dropped; "file" raised a TypeError."""
+    params = {name: symrnn.shared(RNG.normal(size=(2, 3)), name="p"), "W": symrnn.shared(np.ones(2), name="W")}
+    path = tmp_path / "names.npz"
+    save_params(path, params)
+    with np.load(path, allow_pickle=False) as data:
+        assert sorted(data.files) == sorted([name, "W"])
+    restored = {name: symrnn.shared(np.zeros((2, 3)), name="p"), "W": symrnn.shared(np.zeros(2), name="W")}
+    load_params(path, restored)
+    np.testing.assert_array_equal(restored[name].get_value(), params[name].get_value())
+
+
+def test_same_size_but_transposed_shape_is_refused_and_nothing_changes(tmp_path):
+    """A (4, 3) array into a (3, 4) parameter has the same size: only a shape comparison refuses it."""
+    params = make_params()
+    path = tmp_path / "t.npz"
+    np.savez(path, W=np.ones((4, 3)), b=np.ones(4, "float32"), steps=np.int64(1))
+    before = snapshot(params)
+    with pytest.raises(ValueError, match=r"'W'.*\(4, 3\).*\(3, 4\)"):
+        load_params(path, params)
+    assert_unchanged(params, before)
+
+
+def _npz_with_member(path, name, raw: bytes):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(name + ".npy", raw)
+
+
+def test_a_header_that_claims_a_huge_array_is_a_value_error_naming_file_and_entry(tmp_path):
+    """Finding 7: a header claiming 2**40 elements raised a raw MemoryError."""
+    import io
+
+    from numpy.lib import format as npy_format
+
+    header = io.BytesIO()
+    npy_format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (2 ** 20, 2 ** 20)})
+    path = tmp_path / "huge.npz"
+    _npz_with_member(path, "W", header.getvalue() + b"\0" * 64)
+    W = symrnn.shared(np.zeros((2, 2)), name="W")
+    with pytest.raises(ValueError, match=r"'W'.*huge\.npz"):
+        load_params(path, {"W": W})
+    np.testing.assert_array_equal(W.get_value(), np.zeros((2, 2)))
+
+
+def test_a_truncated_member_is_reported_as_truncated_not_as_pickle(tmp_path):
+    """Finding 7: a cut-off member was reported as 'cannot be loaded without pickle'."""
+    import io
+
+    from numpy.lib import format as npy_format
+
+    buffer = io.BytesIO()
+    npy_format.write_array(buffer, np.arange(100.0))
+    path = tmp_path / "cut.npz"
+    _npz_with_member(path, "W", buffer.getvalue()[:-200])
+    W = symrnn.shared(np.zeros(100), name="W")
+    with pytest.raises(ValueError) as info:
+        load_params(path, {"W": W})
+    message = str(info.value)
+    assert "'W'" in message and "cut.npz" in message and "pickle" not in message
+    np.testing.assert_array_equal(W.get_value(), np.zeros(100))
+
+
+def test_a_corrupt_zip_is_a_value_error_naming_the_file(tmp_path):
+    """Finding 7: zipfile.BadZipFile escaped instead of the documented ValueError."""
+    params = make_params()
+    path = tmp_path / "broken.npz"
+    save_params(path, params)
+    raw = bytearray(path.read_bytes())
+    path.write_bytes(b"PK\x03\x04" + bytes(raw[4:40]))  # a zip's start, cut short
+    with pytest.raises(ValueError, match="broken.npz"):
+        load_params(path, make_params())

@@ -30,7 +30,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from numpy.lib import format as npy_format
 
+from symrnn.files import atomic_write
 from symrnn.graph import SharedVariable, Variable
 
 
@@ -71,9 +73,13 @@ def as_param_dict(params: Any, fn: str = "save_params") -> dict[str, SharedVaria
 
 
 def save_params(path: str | os.PathLike, params: Any) -> None:
-    """Write each parameter's current value into the ``.npz`` archive ``path`` (``np.savez``).
+    """Write each parameter's current value into the ``.npz`` archive ``path``, atomically.
 
-    As with ``np.savez``, ``.npz`` is appended to a path without it.
+    The archive is what ``np.savez`` writes (one ``NAME.npy`` member per
+    parameter), written to a temporary file beside ``path`` and then moved over
+    it, so that a failed save leaves the old file intact.  Any name works,
+    including ``allow_pickle`` and ``file``, which ``np.savez`` would take as its
+    own arguments.  As with ``np.savez``, ``.npz`` is appended to a path without it.
 
     Example::
 
@@ -84,7 +90,13 @@ def save_params(path: str | os.PathLike, params: Any) -> None:
         ['b']
     """
     arrays = {name: p.get_value() for name, p in as_param_dict(params, "save_params").items()}
-    np.savez(path, **arrays)
+    path = os.fspath(path)
+    if not path.endswith(".npz"):
+        path += ".npz"
+    with atomic_write(path) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, value in arrays.items():
+            with archive.open(name + ".npy", "w", force_zip64=True) as member:
+                npy_format.write_array(member, np.asanyarray(value), allow_pickle=False)
 
 
 def _resolve(path: str | os.PathLike) -> str:
@@ -105,7 +117,13 @@ def load_params(path: str | os.PathLike, params: Any, strict: bool = True) -> No
     - with ``strict=True`` (the default), an array in the file that matches no
       parameter: ``ValueError`` naming it;
     - an object array (which would need pickle): ``ValueError``; the file is
-      read with ``allow_pickle=False``, so it never runs pickled code.
+      read with ``allow_pickle=False``, so it never runs pickled code;
+    - a file that is not a readable ``.npz`` archive, or an array that is
+      truncated or whose header is unreadable: ``ValueError`` naming the file
+      (and the array).
+
+    Shapes and dtypes are checked from each array's header before its data are
+    read, so a header that claims a huge array is refused without allocating it.
 
     Example::
 
@@ -122,8 +140,8 @@ def load_params(path: str | os.PathLike, params: Any, strict: bool = True) -> No
     path = _resolve(path)
     try:
         archive = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise ValueError(f"load_params: {path} is not a plain .npz archive ({exc})") from None
+    except (ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise ValueError(f"load_params: {path} is not a plain .npz archive, or it is unreadable ({exc})") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ValueError(f"load_params: {path} is a single .npy array, not an .npz archive of named arrays")
     loaded: dict[str, np.ndarray] = {}
@@ -138,23 +156,37 @@ def load_params(path: str | os.PathLike, params: Any, strict: bool = True) -> No
             raise ValueError(f"load_params: {path} holds array(s) {', '.join(map(repr, extra))} that match no "
                              f"parameter; pass strict=False to ignore them")
         for name, p in targets.items():
+            where = f"array {name!r} in {path}"
+            shape, dtype = _header(archive, name, where)
+            if dtype.hasobject:
+                raise ValueError(f"load_params: {where} holds Python objects, which cannot be loaded without "
+                                 f"pickle, and load_params never uses pickle")
+            current = p.get_value(borrow=True)
+            if shape != current.shape:  # checked before reading: a header may claim any size
+                raise ValueError(f"load_params: {where} has shape {shape}, but the parameter expects "
+                                 f"{current.shape}")
+            if dtype != current.dtype:
+                raise ValueError(f"load_params: {where} has dtype {dtype}, but the parameter expects "
+                                 f"{current.dtype}")
             try:
                 value = archive[name]
-            except ValueError as exc:  # an object array: loading it would unpickle
-                raise ValueError(f"load_params: array {name!r} in {path} cannot be loaded without pickle, which "
-                                 f"load_params never uses ({exc})") from None
-            except (zipfile.BadZipFile, OSError, EOFError) as exc:
-                raise ValueError(f"load_params: array {name!r} in {path} is unreadable ({exc})") from None
-            current = p.get_value(borrow=True)
-            if value.shape != current.shape:
-                raise ValueError(f"load_params: array {name!r} in {path} has shape {value.shape}, but the "
-                                 f"parameter expects {current.shape}")
-            if value.dtype != current.dtype:
-                raise ValueError(f"load_params: array {name!r} in {path} has dtype {value.dtype}, but the "
-                                 f"parameter expects {current.dtype}")
+            except (ValueError, OSError, EOFError, MemoryError, zipfile.BadZipFile) as exc:
+                raise ValueError(f"load_params: {where} is truncated or unreadable ({exc})") from None
             loaded[name] = value
     for name, value in loaded.items():
         targets[name].set_value(value)
+
+
+def _header(archive: Any, name: str, where: str) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype that member ``name`` of an open ``.npz`` archive declares, read without its data."""
+    try:
+        with archive.zip.open(name + ".npy") as member:
+            version = npy_format.read_magic(member)
+            read = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
+            shape, _, dtype = read(member)
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"load_params: {where} has no readable .npy header ({exc})") from None
+    return tuple(shape), np.dtype(dtype)
 
 
 __all__ = ["save_params", "load_params", "as_param_dict"]
