@@ -149,7 +149,12 @@ def _cmd_viz(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    run_demo(out=args.out, steps=args.steps, seed=args.seed, progress=not args.no_progress)
+    try:
+        run_demo(out=args.out, steps=args.steps, seed=args.seed, progress=not args.no_progress)
+    except OSError as exc:  # an output folder that cannot be made or written: one line, not a traceback
+        where = exc.filename or args.out
+        print(f"symrnn demo: cannot write {where}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     return 0
 
 

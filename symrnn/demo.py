@@ -31,6 +31,7 @@ import numpy as np
 import symrnn
 import symrnn.tensor as T
 from symrnn import nn, viz
+from symrnn.files import atomic_write, write_text
 from symrnn.nn.article import SharedPreactLSTMCell
 from symrnn.nn.io import save_params
 from symrnn.nn.optimizers import adam
@@ -186,7 +187,8 @@ def run_demo(out: str = "symrnn-out", steps: int | None = None, seed: int = 0, m
         for task in TASKS:
             n_steps = steps or task.steps
             test_x, test_y = task.make_batch(np.random.default_rng(10_000 + seed), 512)
-            np.savez(os.path.join(out, f"{task.name}_test.npz"), x=test_x, y=test_y)
+            with atomic_write(os.path.join(out, f"{task.name}_test.npz")) as handle:
+                np.savez(handle, x=test_x, y=test_y)
             baseline = _baseline(task, test_x, test_y)
             for model in models:
                 built = build_model(task, model, seed)
@@ -202,8 +204,7 @@ def run_demo(out: str = "symrnn-out", steps: int | None = None, seed: int = 0, m
                 test_loss = float(built["loss"](test_x, test_y))
                 save_params(os.path.join(out, f"{task.name}_{model}.npz"), built["params"])
                 if model == "lstm" and task is TASKS[0]:  # what the compiler made of one training step
-                    with open(os.path.join(out, "lstm_train_step.py"), "w") as handle:
-                        handle.write(built["train"].source)
+                    write_text(os.path.join(out, "lstm_train_step.py"), built["train"].source)
                     extras += _pictures(out, built, stream)
                 runs.append({"task": task.name, "model": model, "test_loss": test_loss, "baseline": baseline,
                              "steps": n_steps, "train_s": train_s, "compile_s": built["compile_s"],
@@ -252,9 +253,9 @@ def _baseline(task: Task, x: np.ndarray, y: np.ndarray) -> float:
 
 
 def _write(out: str, results: dict[str, Any]) -> None:
-    with open(os.path.join(out, "results.json"), "w") as handle:
+    with atomic_write(os.path.join(out, "results.json"), "w") as handle:
         json.dump(results, handle, indent=1)
-    with open(os.path.join(out, "results.csv"), "w", newline="") as handle:
+    with atomic_write(os.path.join(out, "results.csv"), "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["task", "model", "test_loss", "baseline", "steps", "train_s", "compile_s", "n_params"])
         for r in results["runs"]:
@@ -301,6 +302,7 @@ def _plot(out: str, results: dict[str, Any]) -> bool:
         ax.set_ylabel("training MSE (smoothed)")
         ax.legend()
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "loss_curves.png"), dpi=100)
+    with atomic_write(os.path.join(out, "loss_curves.png")) as handle:
+        fig.savefig(handle, format="png", dpi=100)
     plt.close(fig)
     return True

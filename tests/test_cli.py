@@ -119,3 +119,14 @@ def test_unknown_command_fails():
     proc = run_cli("frobnicate")
     assert proc.returncode == 2
     assert "invalid choice" in proc.stderr
+
+
+def test_demo_with_an_unwritable_out_folder_says_so_in_one_line(tmp_path):
+    """Issue 15, finding 8: a file where the folder should be gave a raw NotADirectoryError traceback."""
+    blocker = tmp_path / "results"
+    blocker.write_text("a file, not a folder")
+    proc = run_cli("demo", "--steps", "2", "--out", str(blocker / "out"))
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(blocker / "out") in lines[0] and "cannot write" in lines[0]

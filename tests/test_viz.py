@@ -546,3 +546,18 @@ def test_taps_n_steps_and_until_are_drawn():
     assert edges[(by_label["n"]["id"], header["id"])] == ["n_steps"]
     text = debugprint(values, file=io.StringIO())
     assert "state 0 [t-2]" in text and "until condition = gt" in text
+
+
+def test_a_very_long_name_is_cut_in_the_label_and_whole_in_the_tooltip(tmp_path):
+    """Issue 15, finding 6: a name over 16,384 characters made every drawing fail with a BrokenPipeError."""
+    name = "h" * 20_000 + "_end"
+    x = T.vector(name)
+    svg = tmp_path / "long.svg"
+    viz.render([T.exp(x)], svg)
+    text = svg.read_text()
+    labels = [line for line in text.splitlines() if "<text" in line and "hhhh" in line]
+    assert labels and all(len(line) < 400 for line in labels)  # cut to a readable width, with an ellipsis
+    assert "\u2026" in labels[0] or "&#8230;" in labels[0]
+    assert "h" * 3000 in text  # the tooltip holds the name (up to its limit)
+    html = viz.to_html([T.exp(x)], tmp_path / "long.html")
+    assert "_end" in html  # the viewer's details keep the whole name

@@ -45,6 +45,7 @@ from typing import Any
 import graphviz
 
 from symrnn.compile.function import Function
+from symrnn.files import write_bytes, write_text
 from symrnn.graph import Apply, Constant, SharedVariable, Variable, describe, toposort
 from symrnn.scan.op import Scan
 
@@ -112,7 +113,8 @@ def escape_label(*lines: str) -> str:
     ``&amp;`` (Graphviz reads HTML entities in labels), and the result is
     marked as not HTML so that ``<...>`` stays text.  The ``graphviz``
     package adds the quotes and escapes double quotes when it writes the
-    attribute.
+    attribute.  A line longer than :data:`LABEL_WIDTH` is cut with ``…`` (the
+    node's tooltip shows it whole).
 
     Example::
 
@@ -124,8 +126,29 @@ def escape_label(*lines: str) -> str:
         >>> print(g.source.splitlines()[1].strip())
         n0 [label="<b>x</b>"]
     """
-    parts = [_visible(str(line)).replace("\\", "\\\\").replace("&", "&amp;") for line in lines]
-    return graphviz.nohtml("\\n".join(parts))
+    return graphviz.nohtml("\\n".join(_escaped(_cut(str(line), LABEL_WIDTH)) for line in lines))
+
+
+#: A label line longer than this is cut, with ``…``; the node's tooltip then holds the whole text (up to
+#: TOOLTIP_LIMIT characters: Graphviz refuses an attribute of about 16,000 characters).
+LABEL_WIDTH = 48
+TOOLTIP_LIMIT = 4000
+
+
+def _escaped(text: str) -> str:
+    return _visible(text).replace("\\", "\\\\").replace("&", "&amp;")
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def _node(g: Any, node_id: str, lines: Sequence[str], style: Mapping[str, str]) -> None:
+    """A node labelled ``lines``; where a line is too long for the label, its tooltip shows all of them."""
+    extra = {}
+    if any(len(str(line)) > LABEL_WIDTH for line in lines):
+        extra["tooltip"] = graphviz.nohtml(_escaped(_cut("\n".join(map(str, lines)), TOOLTIP_LIMIT)))
+    g.node(node_id, label=escape_label(*lines), id=node_id, **extra, **style)
 
 
 def _safe_ident(text: str, limit: int = 32) -> str:
@@ -279,7 +302,7 @@ class _Builder:
         else:
             text = var.name or ("input" if kind == "input" else "shared")
         lines = [text] + ([self.type_text(var)] if self.show_types else [])
-        g.node(node_id, label=escape_label(*lines), id=node_id, **STYLES[kind])
+        _node(g, node_id, lines, STYLES[kind])
         value = None
         if isinstance(var, Constant) and var.data.size <= 16:
             value = repr(var.data.tolist())
@@ -295,7 +318,7 @@ class _Builder:
         self.ids[(scope, id(node))] = node_id
         named = [o.name for o in node.outputs if o.name]
         lines = [str(node.op)] + [repr(n) for n in named[:1]]
-        g.node(node_id, label=escape_label(*lines), id=node_id, **STYLES["op"])
+        _node(g, node_id, lines, STYLES["op"])
         self.record_op(node_id, node, "op")
         return node_id
 
@@ -366,7 +389,7 @@ class _Builder:
         self.ids[(scope, id(node))] = node_id
         n_outer, n_inner = _count_ops(op.inner_nodes)
         lines = [str(op), f"one step: {n_outer + n_inner} ops", _op_summary(op.inner_nodes)]
-        g.node(node_id, label=escape_label(*lines), id=node_id, **STYLES["scan"])
+        _node(g, node_id, lines, STYLES["scan"])
         self.record_op(node_id, node, "scan", self.scan_fields(op))
         sl = op.outer_slices()
         names = ["n_steps"] + [f"sequence {k}" for k in range(op.info.n_seqs)]
@@ -424,7 +447,7 @@ class _Builder:
                 lines = [f"{short}: {inner.name}" if inner.name else short]
                 if self.show_types:
                     lines.append(repr(inner.type))
-                c.node(node_id, label=escape_label(*lines), id=node_id, **STYLES["inner input"])
+                _node(c, node_id, lines, STYLES["inner input"])
                 self.record(node_id, "inner input", short, [
                     ("kind", f"inner input of {op}"), ("role", long), ("name", inner.name),
                     ("type", repr(inner.type)), ("dtype", inner.dtype), ("shape", _shape_text(inner.type.shape)),
@@ -443,7 +466,7 @@ class _Builder:
                 node_id = self.new_id("io")
                 out_ids.append(node_id)
                 lines = [role] + ([self.type_text(inner)] if self.show_types else [])
-                c.node(node_id, label=escape_label(*lines), id=node_id, **STYLES["inner output"])
+                _node(c, node_id, lines, STYLES["inner output"])
                 outer_var = node.outputs[k] if k < len(node.outputs) else None
                 self.record(node_id, "inner output", role, [
                     ("kind", f"inner output of {op}"), ("role", role), ("type", repr(inner.type)),
@@ -464,7 +487,7 @@ class _Builder:
             lines = [label] + ([var.name] if var.name and var.name != label else [])
             if self.show_types:
                 lines.append(self.type_text(var))
-            g.node(node_id, label=escape_label(*lines), id=node_id, **STYLES["output"])
+            _node(g, node_id, lines, STYLES["output"])
             self.record(node_id, "output", label, [
                 ("kind", "output"), ("name", var.name), ("type", repr(var.type)), ("dtype", var.dtype),
                 ("shape", _shape_text(var.type.shape)),
@@ -651,23 +674,20 @@ def render(fn_or_vars: Any, outfile: str | os.PathLike, format: str | None = Non
     format = _format_of(outfile, format)
     dot = to_dot(fn_or_vars, **kwargs)
     if format == "dot":
-        with open(outfile, "w", encoding="utf-8") as f:
-            f.write(dot.source)
+        write_text(outfile, dot.source)
         return outfile
     try:
         data = dot.pipe(format=format)
     except graphviz.ExecutableNotFound:
         fallback = os.path.splitext(outfile)[0] + ".dot"
-        with open(fallback, "w", encoding="utf-8") as f:
-            f.write(dot.source)
+        write_text(fallback, dot.source)
         message = (f"the Graphviz program `dot` was not found on PATH, so {outfile} was not drawn; the graph's DOT "
                    f"source is in {fallback}. {INSTALL_HINT}; then run: dot -T{format} {fallback} -o {outfile}")
         if on_missing_dot == "raise":
             raise GraphvizNotFoundError(message) from None
         warnings.warn(message, RuntimeWarning, stacklevel=2)
         return fallback
-    with open(outfile, "wb") as f:
-        f.write(data)
+    write_bytes(outfile, data)
     return outfile
 
 

@@ -35,6 +35,7 @@ import numpy as np
 
 import symrnn.tensor as tensor
 from symrnn.compile.function import function
+from symrnn.files import atomic_write
 from symrnn.gradient import grad
 from symrnn.nn.cells import Cell, DropoutWrapper, _flatten, _unflatten, rnn
 
@@ -197,7 +198,8 @@ def plot_gradient_flow(flows: GradientFlow | Mapping[str, GradientFlow] | Sequen
         ax.legend()
         fig.tight_layout()
         metadata = {"Date": None, "Creator": None} if fmt == "svg" else {"Software": None}
-        fig.savefig(filename, format=fmt, metadata=metadata, dpi=100)
+        with atomic_write(filename) as f:
+            fig.savefig(f, format=fmt, metadata=metadata, dpi=100)
     return filename
 
 

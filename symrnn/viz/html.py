@@ -35,6 +35,7 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from symrnn.files import write_text
 from symrnn.viz.dot import _build, pipe_svg
 
 __all__ = ["to_html"]
@@ -268,6 +269,5 @@ def to_html(fn_or_vars: Any, outfile: str | os.PathLike | None = None, title: st
     dot, details = _build(fn_or_vars, **kwargs)
     text = _page(pipe_svg(dot), details, title)
     if outfile is not None:
-        with open(os.fspath(outfile), "w", encoding="utf-8") as f:
-            f.write(text)
+        write_text(outfile, text)
     return text
