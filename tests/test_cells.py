@@ -376,3 +376,67 @@ def test_float32_cells_stay_float32(floatx):
     assert out.dtype == "float32" and all(g.dtype == "float32" for g in grads)
     values = symrnn.function([x], [out, *grads])(np.ones((3, 2, 3), dtype="float32"))
     assert all(v.dtype == np.float32 for v in values)
+
+
+# ---------------------------------------------------------------- DropoutWrapper.step (issue 15's surviving mutant)
+
+
+def _cell(kind):
+    return {"rnn": nn.RNNCell, "gru": nn.GRUCell, "lstm": nn.LSTMCell}[kind](3, 4, seed=2)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])
+def test_dropout_wrapper_step_drops_outputs_but_never_the_recurrent_state(kind):
+    """``rnn()`` never calls ``step``, so this calls it directly: a step that dropped the state went unseen."""
+    import symrnn
+
+    cell = _cell(kind)
+    wrapped = nn.DropoutWrapper(cell, output_keep_prob=0.5, seed=3)
+    x_t = T.matrix("x_t")
+    state = cell.zero_state(5)
+    out, new_state = wrapped.step(x_t, state)
+    plain_out, plain_state = cell.step(x_t, state)
+    flat = [new_state] if not isinstance(new_state, tuple) else list(new_state)
+    plain_flat = [plain_state] if not isinstance(plain_state, tuple) else list(plain_state)
+    f = symrnn.function([x_t], [out, plain_out, *flat, *plain_flat])
+    values = np.random.default_rng(0).normal(size=(5, 3))
+    got_out, want_out, *states = f(values)
+    for got, want in zip(states[: len(flat)], states[len(flat):]):
+        np.testing.assert_array_equal(got, want)  # the state is the plain cell's, untouched
+    dropped = got_out == 0
+    assert dropped.any() and not dropped.all()
+    np.testing.assert_allclose(got_out[~dropped], want_out[~dropped] / 0.5)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])
+def test_dropout_wrapper_step_in_a_user_written_scan_keeps_the_recurrence_clean(kind):
+    import symrnn
+
+    cell = _cell(kind)
+    wrapped = nn.DropoutWrapper(cell, output_keep_prob=0.3, seed=4)
+    x = T.tensor3("x")
+    init = cell.zero_state(x.shape[1])
+    init_flat = [init] if not isinstance(init, tuple) else list(init)
+
+    def unflat(parts):
+        return parts[0] if len(parts) == 1 else tuple(parts)
+
+    def step_with(c):
+        def step(x_t, *state):
+            out, new = c.step(x_t, unflat(list(state)))
+            return [out, *([new] if not isinstance(new, tuple) else list(new))]
+        return step
+
+    outs_w, _ = symrnn.scan(step_with(wrapped), sequences=x, outputs_info=[None, *init_flat])
+    outs_p, _ = symrnn.scan(step_with(cell), sequences=x, outputs_info=[None, *init_flat])
+    f = symrnn.function([x], [*outs_w, *outs_p])
+    values = np.random.default_rng(1).normal(size=(6, 2, 3))
+    results = f(values)
+    half = len(results) // 2
+    for got, want in zip(results[1:half], results[half + 1:]):
+        np.testing.assert_array_equal(got, want)  # every step's state equals the plain cell's
+    out_w, out_p = results[0], results[half]
+    dropped = out_w == 0
+    assert dropped.any() and not dropped.all()
+    np.testing.assert_allclose(out_w[~dropped], out_p[~dropped] / 0.3, rtol=1e-12)
+    assert not np.array_equal(f(values)[0] == 0, dropped)  # fresh masks on every call
