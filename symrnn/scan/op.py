@@ -117,6 +117,35 @@ def scan_length(n_steps: Any, sequences: Sequence[Any], name: str, given: bool =
     return n_steps
 
 
+def zero_step_shapes(op: Scan, sequences: Sequence[Any], inits: Sequence[Any],
+                     nonsequences: Sequence[Any]) -> list[tuple[int, ...]]:
+    """The shape of one step of each per-step output, for a loop that runs zero steps.
+
+    No step ran, so the body runs once on zeros shaped like one step's inputs
+    (a sequence's row, a state's row) and on the non-sequences, and only the
+    shapes of its results are kept: a zero-step trace of ``h_t`` has shape
+    ``(0, B, H)``, as the reference interpreter and every mode agree.  Where the
+    body cannot run on zeros, the unknown sizes are 0.
+    """
+    info = op.info
+    static = [op.inner_outputs[info.n_states + k].type.shape for k in range(info.n_nitsot)]
+    fallback = [tuple(0 if d is None else d for d in shape) for shape in static]
+    if all(None not in shape for shape in static):
+        return fallback
+    try:
+        values = [np.zeros(np.shape(s)[1:], dtype=ph.dtype)
+                  for s, ph in zip(sequences, op.inner_inputs[op.inner_slices()["seqs"]])]
+        for j, taps in enumerate(info.state_taps):
+            values += [np.zeros(np.shape(inits[j])[1:], dtype=op.inner_outputs[j].dtype)] * len(taps)
+        values += [np.asarray(v) for v in nonsequences]
+        with np.errstate(all="ignore"):
+            results = evaluate(op.inner_outputs, {id(ph): v for ph, v in zip(op.inner_inputs, values)},
+                               op.inner_nodes)
+    except Exception:  # a body that needs real values (an index, a size): the static sizes will do
+        return fallback
+    return [tuple(np.shape(results[info.n_states + k])) for k in range(info.n_nitsot)]
+
+
 @dataclass(frozen=True)
 class _Row:
     """Where a loop asks an op to write a value (``CodegenContext.target``): ``row``, except on the first
@@ -241,7 +270,7 @@ class Scan(Op):
                 for j, buf in enumerate(buffers)]
         for k, trace in enumerate(traces):
             if trace is None:
-                shape = tuple(0 if d is None else d for d in node.outputs[info.n_states + k].type.shape[1:])
+                shape = zero_step_shapes(self, seqs, inits, nonseqs)[k]
                 trace = np.empty((0, *shape), dtype=node.outputs[info.n_states + k].dtype)
             outs.append(trace[:done])
         return outs
@@ -351,11 +380,14 @@ class Scan(Op):
         lines.append((f"for {t} in range({n}):", node))
         lines += [(f"    {text}", owner) for text, owner in body]
         for k in range(info.n_nitsot):
-            trace = outputs[info.n_states + k]
-            shape = tuple(0 if d is None else d for d in node.outputs[info.n_states + k].type.shape[1:])
+            trace, dtype = outputs[info.n_states + k], node.outputs[info.n_states + k].dtype
+            shape: Any = node.outputs[info.n_states + k].type.shape[1:]
+            if None in shape:  # one step's shape, worked out from the body (zero_step_shapes)
+                probe = ctx.bind(zero_step_shapes, "zero_step_shapes")
+                shape = (f"{probe}({ctx.bind(self, 'loop')}, ({''.join(f'{v}, ' for v in seqs)}), "
+                         f"({''.join(f'{v}, ' for v in inits)}), ({''.join(f'{v}, ' for v in nonseqs)}))[{k}]")
             lines.append((f"if {trace} is None:  # zero steps", node))
-            lines.append((f"    {trace} = xp.empty((0,) + {shape!r}, dtype={node.outputs[info.n_states + k].dtype!r})",
-                          node))
+            lines.append((f"    {trace} = xp.empty((0,) + {shape}, dtype={dtype!r})", node))
         for j, name in carried.items():  # a copy: the last value may be a view of something else
             lines.append((f"{outputs[j]} = xp.array({name}, dtype={node.outputs[j].dtype!r})[None]", node))
         steps_done = done if info.has_until else n
