@@ -14,9 +14,9 @@ Example::
 """
 
 from symrnn import tensor  # noqa: F401, I001  (attaches the tensor language to Variable first)
-from symrnn import lint, printing
+from symrnn import lint, printing, sandbox
 from symrnn.printing import pp
-from symrnn.compile import Function, In, function
+from symrnn.compile import Function, In, Out, function
 from symrnn.config import config
 from symrnn.gradient import grad, hessian, jacobian, verify_grad
 from symrnn.graph import clone_replace as clone
@@ -26,5 +26,5 @@ from symrnn.tensor.basic import shared
 
 __version__ = "0.1.0"
 
-__all__ = ["Function", "In", "clone", "config", "function", "grad", "hessian", "jacobian", "lint", "pp",
-           "printing", "scan", "shared", "tensor", "to_networkx", "until", "verify_grad"]
+__all__ = ["Function", "In", "Out", "clone", "config", "function", "grad", "hessian", "jacobian", "lint", "pp",
+           "printing", "sandbox", "scan", "shared", "tensor", "to_networkx", "until", "verify_grad"]

@@ -83,11 +83,46 @@ def describe(var: Variable) -> str:
 
 
 class GraphTypeError(TypeError):
-    """A dtype or ndim mistake found while building a graph or calling a function."""
+    """A dtype or ndim mistake found while building a graph or calling a function.
+
+    ``except TypeError`` catches it, as it catches Theano's errors for a wrong dtype or a wrong number of
+    dimensions.  Its subclass :class:`GraphNdimError` is also a ``ValueError``.
+    """
 
 
-class GraphShapeError(ValueError):
-    """A static shape mistake found while building a graph or calling a function."""
+class GraphNdimError(GraphTypeError, ValueError):
+    """A value that cannot have the number of dimensions asked for (``as_tensor_variable(v, ndim=2)``).
+
+    Theano raises ``ValueError`` here and ``TypeError`` elsewhere for an ndim mistake, so both ``except``
+    clauses catch it (and so does ``except GraphTypeError``).
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> try:
+        ...     T.as_tensor_variable([[1.0]], ndim=1)
+        ... except ValueError as exc:
+        ...     print(type(exc).__name__, isinstance(exc, TypeError))
+        GraphNdimError True
+    """
+
+
+class GraphShapeError(ValueError, TypeError):
+    """A static shape mistake found while building a graph or calling a function.
+
+    Both ``except ValueError`` and ``except TypeError`` catch it.  A symrnn static shape holds Theano's
+    broadcast pattern (its known 1s), and Theano reports a broadcast pattern that does not fit as a
+    ``TypeError`` (the pattern is part of its type) but a wrong runtime shape as a ``ValueError``.
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> try:
+        ...     T.matrix("a", shape=(2, 3)) + T.matrix("b", shape=(4, 3))
+        ... except TypeError as exc:
+        ...     print(type(exc).__name__, isinstance(exc, ValueError))
+        GraphShapeError True
+    """
 
 
 def op_error(op: Any, inputs: Sequence[Variable], message: str, kind: type = GraphTypeError) -> Exception:
@@ -212,6 +247,9 @@ class TensorType:
             dims += ","
         return f"{self.dtype}({dims})"
 
+    def __reduce__(self) -> tuple:
+        return TensorType, (self.dtype, self.shape)
+
     def clone(self, dtype: Any = None, shape: Sequence[int | None] | None = None) -> TensorType:
         return TensorType(self.dtype if dtype is None else dtype, self.shape if shape is None else shape)
 
@@ -326,10 +364,32 @@ class Variable:
         return self is other
 
     def __bool__(self) -> bool:
-        raise GraphTypeError(
-            f"symbolic variable {self!r} has no truth value at graph-building time; "
-            f"use T.switch/T.where for a symbolic condition (at {user_line()})"
-        )
+        """Every variable is true, as in Theano (``if not x: x = T.matrix()``), except the result of a
+        comparison (``x < y``, ``T.eq(x, y)``, ...: an op whose ``comparison`` is set), which raises: its
+        truth is only known when the function runs, and ``a < b < c`` would silently drop ``a < b``.
+
+        Example::
+
+            >>> import symrnn.tensor as T
+            >>> x = T.vector("x")
+            >>> bool(x)
+            True
+            >>> if x > 0: pass  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            symrnn.graph.GraphTypeError: the comparison x > 0 is symbolic: ... use T.switch(condition, a, b) ...
+        """
+        if self.owner is not None and getattr(self.owner.op, "comparison", False):
+            raise GraphTypeError(
+                f"the comparison {_comparison_text(self)} is symbolic: it has no truth value while the "
+                f"graph is built (and chained comparisons such as a < b < c do not work); use "
+                f"T.switch(condition, a, b) for a symbolic choice (at {user_line()})"
+            )
+        return True
+
+    # Pickling and copying: a variable is its state (``__dict__``).  A graph is pickled through its
+    # variables' owners and nodes' inputs, so its depth counts against Python's recursion limit, as in
+    # Theano; a compiled Function pickles its nodes in topological order, which keeps that shallow.
 
     def __iter__(self):
         raise GraphTypeError(
@@ -341,6 +401,25 @@ class Variable:
 
     # The tensor language (operators, .T, .shape, .sum(), ...) is attached to this
     # class by symrnn.tensor.variable, which keeps graph.py free of op imports.
+
+
+_COMPARISON_SIGNS = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "neq": "!="}
+
+
+def _comparison_text(var: Variable) -> str:
+    """``x > 0`` for the result of a comparison, in the user's own notation where it can be."""
+    op, inputs = var.owner.op, var.owner.inputs
+    sign = _COMPARISON_SIGNS.get(getattr(op, "name", ""))
+    if sign is not None and len(inputs) == 2:
+        return f"{_operand_text(inputs[0])} {sign} {_operand_text(inputs[1])}"
+    return repr(var)
+
+
+def _operand_text(var: Variable) -> str:
+    if isinstance(var, Constant) and var.data.size == 1 and not var.name:
+        value = var.data.item()
+        return f"{value:g}" if isinstance(value, float) else str(value)
+    return repr(var)
 
 
 class Constant(Variable):
@@ -360,6 +439,10 @@ class Constant(Variable):
         data.setflags(write=False)
         self.data = data
         self.weak = weak
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.data.setflags(write=False)  # an unpickled array is writeable: keep the constant constant
 
     def signature(self) -> tuple:
         """What makes two constants interchangeable (used by merge)."""
@@ -403,9 +486,23 @@ class SharedVariable(Variable):
         self.container = [arr if borrow and isinstance(value, np.ndarray) else np.array(arr, copy=True)]
         self.default_update: Variable | None = None
 
-    def get_value(self, borrow: bool = False) -> np.ndarray:
-        """Return the current value (a copy unless ``borrow=True``)."""
-        value = self.container[0]
+    def get_value(self, borrow: bool = False, return_internal_type: bool = False) -> Any:
+        """Return the current value (a copy unless ``borrow=True``), a NumPy array.
+
+        With ``return_internal_type=True`` (Theano's argument) the value is returned as it is stored
+        where compiled code reads it: a CuPy array when a CuPy function last updated it, else the NumPy
+        array.  On the host both are the same array.
+
+        Example::
+
+            >>> import numpy as np, symrnn
+            >>> w = symrnn.shared(np.zeros(2), name="w")
+            >>> w.get_value(borrow=True, return_internal_type=True) is w.container[0]
+            True
+        """
+        value = getattr(self.container, "device_value", None) if return_internal_type else None
+        if value is None:
+            value = self.container[0]
         return value if borrow else value.copy()
 
     def set_value(self, value: Any, borrow: bool = False) -> None:
@@ -415,6 +512,12 @@ class SharedVariable(Variable):
 
     def clone(self) -> SharedVariable:
         raise GraphTypeError("shared variables are not cloned; they stay the same object in every graph")
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The state with the current value on the host (a CuPy function's device copy is not pickled)."""
+        state = dict(self.__dict__)
+        state["container"] = [self.container[0]]
+        return state
 
     def __repr__(self) -> str:
         return self.name or f"<shared {self.type}>"
@@ -448,7 +551,7 @@ def constant(value: Any, name: str | None = None, dtype: Any = None, ndim: int |
         arr = arr.astype(config.floatX)
     if ndim is not None and arr.ndim != ndim:
         if arr.ndim > ndim:
-            raise GraphTypeError(f"constant of shape {arr.shape} cannot have {ndim} dimensions (at {user_line()})")
+            raise GraphNdimError(f"constant of shape {arr.shape} cannot have {ndim} dimensions (at {user_line()})")
         arr = arr.reshape((1,) * (ndim - arr.ndim) + arr.shape)
     return Constant(TensorType(arr.dtype, arr.shape), arr, name=name)
 
@@ -469,7 +572,7 @@ def as_tensor_variable(value: Any, name: str | None = None, ndim: int | None = N
     """
     if isinstance(value, Variable):
         if ndim is not None and value.ndim != ndim:
-            raise GraphTypeError(f"{value!r} has {value.ndim} dimension(s), expected {ndim} (at {user_line()})")
+            raise GraphNdimError(f"{value!r} has {value.ndim} dimension(s), expected {ndim} (at {user_line()})")
         return value
     if isinstance(value, (list, tuple)) and any(isinstance(v, Variable) for v in value):
         return pack_variables([as_tensor_variable(v) for v in value])
@@ -520,6 +623,12 @@ class Apply:
     def __repr__(self) -> str:
         return f"{self.op}({', '.join(map(repr, self.inputs))})"
 
+    def __getstate__(self) -> tuple:
+        return self.op, self.inputs, self.outputs, self.trace
+
+    def __setstate__(self, state: tuple) -> None:
+        self.op, self.inputs, self.outputs, self.trace = state
+
 
 class Op:
     """Base class of every operation.  One op keeps four things in one place:
@@ -533,6 +642,9 @@ class Op:
     - ``emit(node, inputs, outputs, ctx)``: Python source that computes the outputs
       from the input names, over the array module ``xp``.
 
+    An op whose ``comparison`` is set makes outputs that refuse ``bool()`` (see
+    :meth:`Variable.__bool__`); every other variable is true, as in Theano.
+
     ``__props__`` names the attributes that make two instances equal, which lets
     the merge rewrite recognise identical computations.  An op whose ``grad``
     gives each input's gradient at the (broadcast) output's shape and dtype sets
@@ -542,6 +654,7 @@ class Op:
 
     __props__: tuple[str, ...] = ()
     grads_at_output_shape = False
+    comparison = False  # its outputs have no truth value at graph-building time (x < y)
 
     def make_node(self, *inputs: Any) -> Apply:
         raise NotImplementedError

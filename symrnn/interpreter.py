@@ -20,8 +20,11 @@ class OpContractError(AssertionError):
 
 
 def evaluate(outputs: Sequence[Variable], env: dict[int, np.ndarray],
-             nodes: Sequence[Apply] | None = None) -> list[np.ndarray]:
+             nodes: Sequence[Apply] | None = None, check_inputs: bool = False) -> list[np.ndarray]:
     """Evaluate ``outputs`` given ``env`` (variable id -> value for every graph input).
+
+    With ``check_inputs`` (DebugMode), each op's ``perform`` is also checked
+    not to write into its inputs: an op may only return new arrays or views.
 
     Example::
 
@@ -40,6 +43,7 @@ def evaluate(outputs: Sequence[Variable], env: dict[int, np.ndarray],
                     raise ValueError(f"no value for {describe(var)}, needed by {node.op}")
                 env[id(var)] = var.data
             args.append(env[id(var)])
+        before = [np.array(a, copy=True) for a in args] if check_inputs else None
         try:
             results = node.op.perform(node, args)
         except OpContractError:
@@ -48,6 +52,10 @@ def evaluate(outputs: Sequence[Variable], env: dict[int, np.ndarray],
             if getattr(exc, "_symrnn_annotated", False):
                 raise
             raise annotate(exc, node) from None
+        for i, (arg, was) in enumerate(zip(args, before or ())):
+            if not np.array_equal(arg, was, equal_nan=True):
+                raise OpContractError(f"{node.op}.perform wrote into its input {i} ({describe(node.inputs[i])}), "
+                                      f"which an op must never do (built at {node.trace})")
         if len(results) != len(node.outputs):
             raise OpContractError(f"{node.op}.perform returned {len(results)} outputs, expected {len(node.outputs)}")
         for var, value in zip(node.outputs, results):

@@ -216,7 +216,7 @@ def test_source_is_readable_python_with_node_comments():
     w = symrnn.shared(np.ones((3, 2)), name="W")
     f = symrnn.function([x], T.tanh(T.dot(x, w)) + 1.0)
     src = f.source
-    assert src.startswith("def compiled(in0, sh0):")
+    assert src.startswith("def compiled(in0, sh0, _buffers):")  # the kept buffers of this call come last
     assert "xp.dot(in0, sh0" in src and "xp.tanh(" in src
     assert "# dot(x, W)" in src and "test_function.py:" in src
     assert "perform" not in src  # every op here is emitted as code, not interpreted
@@ -310,3 +310,22 @@ def test_compiling_leaves_the_garbage_collector_as_it_found_it(enabled, monkeypa
         assert gc.isenabled() is enabled
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("name", ["1st step", "class", "None", "__import__", "xp", "np", "in", "_k0", "λ-step",
+                                  "a\nb", "x" * 500, "", "train step"])
+def test_any_function_name_compiles_and_cannot_shadow_the_module(name):
+    """Issue 15, finding 5: names starting with a digit, keywords (also after sanitizing: __import__ became
+    import), and xp/np (which replaced the array module inside the generated code) broke compilation."""
+    import ast
+    import keyword
+
+    x = T.dvector("x")
+    w = symrnn.shared(np.ones(3), name="w")
+    f = symrnn.function([x], T.exp(x) * w + T.dot(x, w), name=name)
+    np.testing.assert_allclose(f(np.arange(3.0)), np.exp(np.arange(3.0)) + 3.0)
+    definition = ast.parse(f.source).body[0]
+    assert isinstance(definition, ast.FunctionDef)
+    assert definition.name.isidentifier() and not keyword.iskeyword(definition.name)
+    assert definition.name not in ("xp", "np") and not definition.name.startswith("_")
+    assert f.name == name  # the user's name is kept as given, for errors and printing

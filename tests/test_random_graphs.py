@@ -2,7 +2,7 @@
 and gradients of smooth random graphs must agree with finite differences."""
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import symrnn
@@ -106,3 +106,90 @@ def test_float32_graphs_stay_float32(program, seed):
     values = [rng.normal(size=s).astype("float32") for s in shapes]
     got = symrnn.function(inputs, out, on_unused_input="ignore")(*values)
     assert got.dtype == np.float32
+
+
+# Every dtype an op accepts: integer and bool inputs to float ops, a number as switch's condition (non-zero is
+# true, as in Theano), comparisons and logic on mixed dtypes.  FAST_RUN and FAST_COMPILE must agree with the
+# reference interpreter (issue 14: a float condition once failed in FAST_RUN's fused code only).
+DTYPES = ["float64", "float32", "int32", "int64", "uint8", "bool"]
+MIXED_UNARY = {
+    "tanh": T.tanh,
+    "sigmoid": T.nnet.sigmoid,
+    "exp": lambda a: T.exp(T.clip(a, -5, 5)),
+    "neg": lambda a: -a,
+    "abs": abs,
+    "sqr": lambda a: a * a,
+    "not": T.logical_not,
+    "to_float32": lambda a: T.cast(a, "float32"),
+    "to_int8": lambda a: T.cast(a, "int8"),
+    "sum_keep": lambda a: a.sum(axis=-1, keepdims=True) if a.ndim else a,
+    "relu": T.nnet.relu,
+    "sign": T.sign,
+}
+MIXED_BINARY = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / (1.5 + b * b),
+    "maximum": T.maximum,
+    "switch_number": lambda a, b: T.switch(a, b, a * 2),
+    "switch_compare": lambda a, b: T.switch(a > b, a, b),
+    "lt": lambda a, b: a < b,
+    "eq": T.eq,
+    "and": T.and_,
+}
+
+
+@st.composite
+def mixed_programs(draw):
+    n_inputs = draw(st.integers(1, 3))
+    inputs = [(draw(st.sampled_from(SHAPES)), draw(st.sampled_from(DTYPES))) for _ in range(n_inputs)]
+    steps = []
+    for _ in range(draw(st.integers(1, 6))):
+        if draw(st.booleans()):
+            steps.append(("u", draw(st.sampled_from(sorted(MIXED_UNARY))), draw(st.integers(0, 100))))
+        else:
+            steps.append(("b", draw(st.sampled_from(sorted(MIXED_BINARY))), draw(st.integers(0, 100)),
+                          draw(st.integers(0, 100))))
+    return inputs, steps
+
+
+def _mixed_value(rng, shape, dtype):
+    if dtype == "bool":
+        return rng.random(shape) < 0.5
+    if dtype.startswith(("int", "uint")):
+        low = 0 if dtype.startswith("uint") else -3
+        return rng.integers(low, 4, size=shape).astype(dtype)  # zeros included: conditions go both ways
+    value = rng.normal(size=shape).astype(dtype)
+    return np.where(rng.random(shape) < 0.2, 0, value).astype(dtype)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(mixed_programs(), st.integers(0, 2**31 - 1))
+def test_every_dtype_an_op_accepts_compiles_as_the_reference_computes(program, seed):
+    specs, steps = program
+    inputs = [T.tensor(dtype, shape, name=f"in{i}") for i, (shape, dtype) in enumerate(specs)]
+    pool = list(inputs)
+    for step in steps:
+        args = [pool[k % len(pool)] for k in step[2:]]
+        table = MIXED_UNARY if step[0] == "u" else MIXED_BINARY
+        try:
+            pool.append(table[step[1]](*args))
+        except TypeError:  # an op that refuses a dtype (bool - bool, float & float): a build-time error
+            assume(False)
+    out = pool[-1]
+    rng = np.random.default_rng(seed)
+    values = [_mixed_value(rng, shape, dtype) for shape, dtype in specs]
+    with np.errstate(all="ignore"):
+        want = symrnn.function(inputs, out, on_unused_input="ignore", mode="reference")(*values)
+        for mode in ("FAST_RUN", "FAST_COMPILE"):
+            got = symrnn.function(inputs, out, on_unused_input="ignore", mode=mode)(*values)
+            assert got.dtype == want.dtype == out.dtype and got.shape == want.shape, mode
+            rtol = {"float64": 1e-12, "float32": 1e-5, "float16": 1e-3}.get(want.dtype.name)
+            if rtol is not None:  # as precise as the least precise float computed on the way (int8 -> float16)
+                rtol = max([rtol] + [{"float32": 1e-5, "float16": 4e-3}.get(v.dtype, 0)
+                                     for n in symrnn.graph.toposort([out]) for v in n.outputs])
+            if rtol is None:
+                np.testing.assert_array_equal(got, want, err_msg=mode)
+            else:
+                np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol, equal_nan=True, err_msg=mode)

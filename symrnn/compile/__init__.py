@@ -1,5 +1,8 @@
-"""Compilation: ``function()``, the generated-code backend and the reference interpreter."""
+"""Compilation: ``function()``, its inputs and outputs with options (``In``, ``Out``), code generation, the
+backends, and the checking modes (``DebugMode``, ``NanGuardMode``)."""
 
-from symrnn.compile.function import Function, In, UnusedInputError, function
+from symrnn.compile.function import Function, UnusedInputError, function
+from symrnn.compile.io import In, Out
+from symrnn.compile.nanguardmode import NanGuardError, NanGuardMode
 
-__all__ = ["Function", "In", "UnusedInputError", "function"]
+__all__ = ["Function", "In", "Out", "UnusedInputError", "function", "NanGuardMode", "NanGuardError"]

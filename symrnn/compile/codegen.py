@@ -8,10 +8,14 @@ source except through :func:`safe_comment`, which keeps a small safe alphabet.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import keyword
 import linecache
 import re
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +45,26 @@ def safe_comment(text: str, limit: int = 60) -> str:
 def safe_identifier(text: str, limit: int = 16) -> str:
     """A fragment that is always a valid part of a Python identifier."""
     return _IDENT_UNSAFE.sub("_", str(text))[:limit].strip("_") or "op"
+
+
+def function_identifier(name: str | None) -> str:
+    """The name of the generated function: ``name`` reduced to identifier characters, prefixed with ``fn_``
+    where that would not be a plain name of its own (a keyword, a leading digit or ``_``, or a name the
+    generated module uses itself, such as ``xp``), so that no name can shadow anything in the module.
+
+    Example::
+
+        >>> [function_identifier(n) for n in ["train step", "class", "1st", "__import__", "xp", None]]
+        ['train_step', 'fn_class', 'fn_1st', 'fn_import', 'fn_xp', 'compiled']
+    """
+    text = safe_identifier(name or "compiled", 40)
+    if (not text.isidentifier() or keyword.iskeyword(text) or keyword.issoftkeyword(text)
+            or text.startswith("_") or text in _MODULE_NAMES):
+        text = f"fn_{text}"
+    return text
+
+
+_MODULE_NAMES = frozenset({"xp", "np", "in", "sh"})  # the generated module's own globals (bound ones start with _)
 
 
 def describe_node(node: Apply, names: dict[int, str]) -> str:
@@ -76,6 +100,7 @@ class CodegenContext:
     pieces: dict[int, list[int]] = field(default_factory=dict)  # id(join) -> its inputs, targeted into its row
     first_step: tuple[str, set[int]] | None = None  # in a loop: (step counter, ids of values of fixed shape)
     kernels: str = "numpy"  # config.kernels: "numba" runs fused arithmetic as numba kernels (on the host)
+    guard: Any = None  # called as guard(node, index, value, step) after each node (NanGuardMode, DebugMode)
     _bound: dict[int, str] = field(default_factory=dict)
     _temps: Any = field(default_factory=itertools.count)
 
@@ -162,6 +187,10 @@ class CodegenContext:
                 lines.extend(code)  # an op with an inner graph returns (line, node) pairs itself
             if self.profile is not None:
                 lines.append((f"_seconds[{index}] += _clock() - _pt{index}; _calls[{index}] += 1", node))
+            if self.guard is not None:  # check each value as soon as it exists (inside a loop: with its step)
+                guard, step = self.bind(self.guard, "guard"), self.first_step[0] if self.first_step else None
+                node_name = self.bind(node)
+                lines += [(f"{guard}({node_name}, {j}, {name}, {step})", node) for j, name in enumerate(out_names)]
         return lines
 
 
@@ -172,7 +201,7 @@ class Generated:
     filename: str
     line_to_node: dict[int, Apply]
     profile: Any = None  # a symrnn.compile.profile.Profile when generated with profile=True
-    buffers: BufferCache | None = None  # the loops' buffers kept between calls
+    buffers: BufferPool | None = None  # the loops' buffers kept between calls; the function's last argument
 
 
 class BufferCache:
@@ -196,6 +225,52 @@ class BufferCache:
     @property
     def nbytes(self) -> int:
         return sum(int(a.nbytes) for a in self.arrays.values())
+
+
+class BufferPool:
+    """The kept buffers of one compiled function, one :class:`BufferCache` per call running at the same time:
+    a call takes a free cache (or makes one) and gives it back when it returns, so calls from several threads
+    never share memory, and a single thread reuses one cache from call to call.
+
+    Example::
+
+        >>> import numpy as np
+        >>> pool = BufferPool(np)
+        >>> with pool.cache() as first:
+        ...     with pool.cache() as second:   # a call while another runs: its own memory
+        ...         first is second
+        False
+    """
+
+    def __init__(self, xp: Any) -> None:
+        self.xp = xp
+        self._free: list[BufferCache] = []
+        self._all: list[BufferCache] = []
+        self._lock = threading.Lock()
+
+    def acquire(self) -> BufferCache:
+        with self._lock:
+            if self._free:
+                return self._free.pop()
+            cache = BufferCache(self.xp)
+            self._all.append(cache)
+            return cache
+
+    def release(self, cache: BufferCache) -> None:
+        with self._lock:
+            self._free.append(cache)
+
+    @contextlib.contextmanager
+    def cache(self) -> Iterator[BufferCache]:
+        cache = self.acquire()
+        try:
+            yield cache
+        finally:
+            self.release(cache)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(cache.nbytes for cache in self._all)
 
 
 def kept_buffers(nodes: list[Apply], outputs: list[Variable], products: bool = True) -> dict[int, int]:
@@ -290,23 +365,26 @@ def _with_frees(ctx: CodegenContext, nodes: list[Apply], outputs: list[Variable]
 def generate(inputs: list[Variable], shared: list[SharedVariable], nodes: list[Apply],
              outputs: list[Variable], copy_outputs: list[bool], xp: Any = np,
              fn_name: str = "compiled", profile: bool = False, backend: Any = None,
-             keep_buffers: bool = True, kernels: str = "numpy") -> Generated:
+             keep_buffers: bool = True, kernels: str = "numpy", guard: Any = None) -> Generated:
     """Emit and ``exec`` the Python source of a function computing ``outputs``.
 
-    The function takes the inputs' values then the shared variables' values,
+    The function takes the inputs' values then the shared variables' values
+    (then, when it keeps buffers, a :class:`BufferCache` from ``Generated.buffers``),
     and returns the list of output values.  With ``profile``, every node is
     timed (``time.perf_counter``) and counted into a :class:`Profile`.  With
     ``keep_buffers``, the loops' internal buffers are kept between calls
-    (:func:`kept_buffers`; ``Generated.buffers`` holds them).
+    (:func:`kept_buffers`; ``Generated.buffers`` holds them).  With ``guard``,
+    ``guard(node, output index, value, loop step or None)`` runs after every
+    node, inside loops too.
     """
     if backend is not None:  # [backend hook] the backend's array module; it binds constants and may emit nodes
         xp = backend.xp
-    buffers = BufferCache(xp)
     on_host = backend is None or getattr(backend, "name", None) == "numpy"
-    ctx = CodegenContext(namespace={"xp": xp, "np": np, "_buffers": buffers}, profile=[] if profile else None,
-                         backend=backend, rows_in_place=on_host, kernels=kernels)
+    ctx = CodegenContext(namespace={"xp": xp, "np": np}, profile=[] if profile else None,
+                         backend=backend, rows_in_place=on_host, kernels=kernels, guard=guard)
     if keep_buffers:
         ctx.kept = kept_buffers(nodes, outputs, products=on_host)
+    buffers = BufferPool(xp) if ctx.kept else None  # the caller passes one of its caches per call
     header: list[str] = []
     for i, var in enumerate(inputs):
         ctx.names[id(var)] = f"in{i}"
@@ -330,7 +408,8 @@ def generate(inputs: list[Variable], shared: list[SharedVariable], nodes: list[A
         elif var.ndim == 0:
             expr = f"xp.asarray({expr})"
         returns.append(expr)
-    args = ", ".join([f"in{i}" for i in range(len(inputs))] + [f"sh{i}" for i in range(len(shared))])
+    args = ", ".join([f"in{i}" for i in range(len(inputs))] + [f"sh{i}" for i in range(len(shared))]
+                     + (["_buffers"] if buffers is not None else []))
     lines = header + [f"    {text}" for text, _ in body] + [f"    return [{', '.join(returns)}]"]
     source = f"def {fn_name}({args}):\n" + "\n".join(lines) + "\n"
     filename = f"<symrnn-generated-{next(_counter)}>"

@@ -1,9 +1,17 @@
-"""``function()``: compile a graph into a callable, Theano style."""
+"""``function()``: compile a graph into a callable, Theano style.
+
+A :class:`Function` pickles (and deep-copies) by its definition: its inputs,
+outputs and updates (``givens`` already applied), mode, name, backend name,
+defaults and options.  Unpickling compiles it again, in the loading process,
+so that nothing tied to one process (generated code, kept buffers, a GPU's
+arrays) is saved.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import threading
 import time
 import traceback
 import warnings
@@ -15,6 +23,8 @@ import numpy as np
 from symrnn import interpreter
 from symrnn.compile import codegen, numba_kernels
 from symrnn.compile.backends import NUMPY, get_backend
+from symrnn.compile.io import In, Out
+from symrnn.compile.nanguardmode import NanGuardMode
 from symrnn.config import config
 from symrnn.graph import (
     Apply,
@@ -59,27 +69,6 @@ def _kernels() -> str:
             raise ImportError('config.kernels = "numba" needs numba: pip install numba (or set '
                               'config.kernels = "numpy", the default)')
     return config.kernels
-
-
-class In:
-    """An input with options, Theano's ``theano.In``: ``value`` is its default when the call omits it.
-
-    Example::
-
-        >>> import symrnn, symrnn.tensor as T
-        >>> x, y = T.dscalars("x", "y")
-        >>> f = symrnn.function([x, symrnn.In(y, value=1.0)], x + y)
-        >>> f(2.0), f(2.0, 5.0)
-        (array(3.), array(7.))
-    """
-
-    def __init__(self, variable: Variable, value: Any = None, name: str | None = None, borrow: bool = False,
-                 mutable: bool = False) -> None:
-        if not isinstance(variable, Variable):
-            raise TypeError(f"In: {variable!r} is not a symbolic variable")
-        if mutable:
-            raise NotImplementedError("In(mutable=True) is not supported: symrnn never writes into inputs")
-        self.variable, self.value, self.name, self.borrow = variable, value, name, borrow
 
 
 class UnusedInputError(ValueError):
@@ -142,16 +131,21 @@ class Function:
     def __init__(self, inputs: list[Variable], outputs: list[Variable], single: bool | None,
                  updates: list[tuple[SharedVariable, Variable]], mode: str, name: str | None,
                  allow_input_downcast: bool | None, profile: bool = False, backend: Any = None,
-                 return_numpy: bool = False) -> None:
+                 return_numpy: bool = False, borrow: Sequence[bool] | None = None,
+                 keep_buffers: bool | None = None) -> None:
         self.inputs = inputs
         self.outputs = outputs
         self.updates = updates
-        self.mode = mode
+        self.nan_guard = mode if isinstance(mode, NanGuardMode) else None
+        self.mode = "NanGuardMode" if self.nan_guard is not None else mode
         self.name = name
         self.allow_input_downcast = allow_input_downcast
         self.backend = backend if backend is not None else NUMPY  # [backend hook] where code runs (docs/gpu.md)
         self.return_numpy = return_numpy
+        self.borrow = list(borrow) if borrow is not None else [False] * len(outputs)  # Out(y, borrow=True)
+        self.keep_buffers = not config.allow_gc if keep_buffers is None else keep_buffers  # as compiled
         self._single = single
+        self._update_lock = threading.Lock()
         all_outputs = outputs + [value for _, value in updates]
         given = {id(v) for v in inputs}
 
@@ -183,16 +177,20 @@ class Function:
         leaves = {id(v) for v in inputs} | {id(v) for v in self._compiled_shared}
         # Copy an output that is (a view of) an input, a shared value, a constant or another output,
         # so that callers never receive two arrays sharing memory, nor our own storage.
+        # An output given as Out(y, borrow=True) may be returned as it is.
         copies, claimed = [], set()
-        for var in self.compiled_outputs:
+        borrowed = self.borrow + [False] * len(self.updates)
+        for var, borrow in zip(self.compiled_outputs, borrowed):
             root = _root_of_view(var)
-            copies.append(id(root) in leaves or isinstance(root, Constant) or id(root) in claimed)
+            copies.append(not borrow and (id(root) in leaves or isinstance(root, Constant) or id(root) in claimed))
             claimed.add(id(root))
+        guard = self.nan_guard.check_node if self.nan_guard is not None else (
+            _check_node_type if mode == "DebugMode" else None)
         self._generated = codegen.generate(inputs, self._compiled_shared, self.nodes,
                                            self.compiled_outputs, copies,
-                                           fn_name=codegen.safe_identifier(name or "compiled", 40),
+                                           fn_name=codegen.function_identifier(name),
                                            profile=profile, backend=self.backend,
-                                           keep_buffers=not config.allow_gc, kernels=_kernels())
+                                           keep_buffers=self.keep_buffers, kernels=_kernels(), guard=guard)
         self.source = self._generated.source
 
     @property
@@ -235,6 +233,22 @@ class Function:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         values = self._filter_inputs(args, kwargs)
+        if self.updates:
+            with self._update_lock:  # reading, computing and storing the shared values is one step
+                return self._call(values)
+        return self._call(values)
+
+    def _call(self, values: list[np.ndarray]) -> Any:
+        if self.nan_guard is not None:
+            for var, value in zip(self.inputs, values):
+                self.nan_guard.check_input(f"input {describe(var)}", value)
+            for var in self._compiled_shared:
+                self.nan_guard.check_input(f"shared variable {describe(var)}", self.backend.to_host(
+                    self.backend.load_shared(var)))
+        if self.mode == "DebugMode":
+            before = [np.array(v, copy=True) for v in values]
+            shared_before = [np.array(self.backend.to_host(self.backend.load_shared(v)), copy=True)
+                             for v in self._compiled_shared]
         if self.mode == "reference":
             results = self._interpret(values)
         else:
@@ -246,7 +260,9 @@ class Function:
                 self.profile.function_calls += 1
                 self.profile.function_seconds += time.perf_counter() - started
             if self.mode == "DebugMode":
-                self._compare_with_reference(results, self._interpret([self.backend.to_host(v) for v in values]))
+                self._check_nothing_written(values, before, shared_before)
+                self._compare_with_reference(results, self._interpret([self.backend.to_host(v) for v in values],
+                                                                      check_inputs=True))
         n_out = len(self.outputs)
         for (shared_var, _), value in zip(self.updates, results[n_out:]):
             self.backend.store_shared(shared_var, value)  # [backend hook] (NumPy: container[0] = value)
@@ -255,16 +271,31 @@ class Function:
             return outputs[0]
         return outputs
 
-    def _interpret(self, values: list[np.ndarray]) -> list[np.ndarray]:
+    def _interpret(self, values: list[np.ndarray], check_inputs: bool = False) -> list[np.ndarray]:
         env = {id(v): x for v, x in zip(self.inputs, values)}
         env.update({id(v): v.container[0] for v in self.shared})
         all_outputs = self.outputs + [value for _, value in self.updates]
-        return [np.array(r, copy=True) for r in interpreter.evaluate(all_outputs, env, self.reference_nodes)]
+        results = interpreter.evaluate(all_outputs, env, self.reference_nodes, check_inputs=check_inputs)
+        return [np.array(r, copy=True) for r in results]
+
+    def _check_nothing_written(self, values: list[Any], before: list[np.ndarray],
+                               shared_before: list[np.ndarray]) -> None:
+        """DebugMode: the compiled code wrote into no input and no shared value (updates are stored after)."""
+        named = [(f"input {describe(v)}", a, b) for v, a, b in zip(self.inputs, values, before)]
+        named += [(f"shared variable {describe(v)}", self.backend.to_host(self.backend.load_shared(v)), b)
+                  for v, b in zip(self._compiled_shared, shared_before)]
+        for what, now, was in named:
+            if not np.array_equal(self.backend.to_host(now), was, equal_nan=True):
+                raise AssertionError(f"DebugMode: the compiled code of {self._label()} wrote into {what}")
 
     def _run_compiled(self, values: list[np.ndarray], shared_values: list[np.ndarray]) -> list[Any]:
         assert self._generated is not None
+        pool = self._generated.buffers
         try:
-            return self._generated.fn(*values, *shared_values)
+            if pool is None:
+                return self._generated.fn(*values, *shared_values)
+            with pool.cache() as buffers:  # this call's own kept buffers: calls may run in several threads
+                return self._generated.fn(*values, *shared_values, buffers)
         except Exception as exc:  # point the error at the node and at the user's line that built it
             node = self._failing_node(exc)
             if node is None:
@@ -292,12 +323,126 @@ class Function:
         ins = ", ".join(describe(v) for v in self.inputs)
         return f"<symrnn Function {self.name or ''}({ins}) -> {len(self.outputs)} output(s), mode={self.mode}>"
 
+    # ---- pickling and copying
+    def definition(self) -> dict[str, Any]:
+        """What this function is, without what compiling made: inputs, outputs and updates (``givens``
+        already applied), mode, name, backend name, defaults and options.  Pickling saves it, and
+        :func:`from_definition` compiles it again.
+
+        Example::
+
+            >>> import symrnn, symrnn.tensor as T
+            >>> x = T.dscalar("x")
+            >>> d = symrnn.function([x], x + 1, name="inc").definition()
+            >>> d["name"], d["mode"], d["backend"], d["outputs"][0].owner.op.name
+            ('inc', 'FAST_RUN', 'numpy', 'add')
+        """
+        return {
+            # first the graph's nodes, inputs before users: pickle then meets each node's inputs already
+            # saved, so the graph's depth does not count against Python's recursion limit
+            "nodes": self.reference_nodes,
+            "inputs": self.inputs, "outputs": self.outputs, "updates": self.updates, "single": self._single,
+            "mode": self.nan_guard or self.mode, "name": self.name, "allow_input_downcast": self.allow_input_downcast,
+            "profile": self.profile is not None, "backend": self.backend.name, "return_numpy": self.return_numpy,
+            "borrow": self.borrow, "keep_buffers": self.keep_buffers, "defaults": self._defaults,
+            "input_names": self._input_names,
+        }
+
+    def __reduce__(self) -> tuple:
+        return from_definition, (self.definition(),)
+
+    def __copy__(self) -> Function:
+        return self.copy()
+
+    def copy(self, share_memory: bool = False, swap: dict[SharedVariable, SharedVariable] | None = None,
+             delete_updates: bool = False, name: str | None = None, profile: Any = None) -> Function:
+        """A copy of this function, compiled again (Theano's ``Function.copy``).
+
+        The copy reads and updates the same shared variables as this function,
+        as in Theano, except those that ``swap`` (``{old_shared: new_shared}``,
+        of the same type) replaces in the copy; ``copy.deepcopy(f)`` makes a
+        function with shared variables of its own.  With ``share_memory=True``
+        the copy uses this function's kept buffers (``config.allow_gc = False``)
+        instead of its own, which saves their memory (a call takes a free set
+        of buffers from the pool, so the two may still run at the same time).
+        ``delete_updates=True`` drops the updates.  ``name`` defaults to this
+        name plus ``" copy"``; ``profile`` (a bool; ``None``: as this function)
+        times the copy's nodes.
+
+        Example::
+
+            >>> import symrnn, symrnn.tensor as T
+            >>> w, w_best = symrnn.shared(1.0, name="w"), symrnn.shared(5.0, name="w_best")
+            >>> x = T.dscalar("x")
+            >>> f = symrnn.function([x], w * x, updates=[(w, w + 1)], name="step")
+            >>> g = f.copy(swap={w: w_best})
+            >>> g.name, g(2.0), w_best.get_value(), w.get_value()
+            ('step copy', array(10.), array(6.), array(1.))
+        """
+        swap = dict(swap or {})
+        for old, new in swap.items():
+            if not isinstance(old, SharedVariable) or not isinstance(new, SharedVariable):
+                raise TypeError(f"{self._label()}.copy(swap=...): swap maps shared variables to shared variables, "
+                                f"got {old!r}: {new!r} (at {user_line()})")
+            if old.type != new.type:
+                raise TypeError(f"{self._label()}.copy(swap=...): {describe(new)} cannot replace {describe(old)}: "
+                                f"the types differ (at {user_line()})")
+            if all(old is not s for s in self.shared):
+                raise ValueError(f"{self._label()}.copy(swap=...): shared variable {describe(old)} is not used by "
+                                 f"this function (at {user_line()})")
+        outputs = list(self.outputs)
+        updates = [] if delete_updates else list(self.updates)
+        if swap:
+            replaced = clone_replace(outputs + [v for _, v in updates], swap)
+            outputs = replaced[:len(outputs)]
+            updates = [(swap.get(s, s), v) for (s, _), v in zip(updates, replaced[len(outputs):])]
+        definition = self.definition()
+        definition.update(outputs=outputs, updates=updates, name=name or (f"{self.name} copy" if self.name else None),
+                          profile=definition["profile"] if profile is None else bool(profile))
+        with fixed_user_line():
+            twin = from_definition(definition, backend=self.backend)
+        mine = self._generated.buffers if self._generated is not None else None
+        if share_memory and mine is not None and twin._generated is not None and twin._generated.buffers is not None:
+            twin._generated.buffers = mine  # one pool: the two may even run at the same time
+        return twin
+
+
+def _check_node_type(node: Apply, index: int, value: Any, step: Any = None) -> None:
+    """DebugMode: a node's value has the dtype and fits the static shape that ``make_node`` inferred."""
+    var = node.outputs[index]
+    shape, dtype = tuple(np.shape(value)), getattr(value, "dtype", np.asarray(value).dtype)
+    if np.dtype(dtype).name != var.dtype or not var.type.accepts_shape(shape):
+        where = f" at loop step {int(step)}" if step is not None else ""
+        raise AssertionError(f"DebugMode: {node.op} computed {np.dtype(dtype).name}{shape}{where}, but its node "
+                             f"promised {var.type!r} (built at {node.trace})")
+
+
+def from_definition(definition: dict[str, Any], backend: Any = None) -> Function:
+    """Compile a function from its :meth:`Function.definition` (what unpickling a function does).
+
+    Example::
+
+        >>> import symrnn, symrnn.tensor as T
+        >>> x = T.dscalar("x")
+        >>> f = symrnn.function([x], x * 2)
+        >>> from_definition(f.definition())(4.0)
+        array(8.)
+    """
+    d = definition
+    fn = Function(list(d["inputs"]), list(d["outputs"]), d["single"], list(d["updates"]), d["mode"], d["name"],
+                  d["allow_input_downcast"], d["profile"],
+                  backend=backend if backend is not None else get_backend(d["backend"]),
+                  return_numpy=d["return_numpy"], borrow=d["borrow"], keep_buffers=d.get("keep_buffers"))
+    fn._defaults.update(d["defaults"])
+    fn._input_names = dict(d["input_names"])
+    return fn
+
 
 _MISSING = object()
 
 
 def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = None, givens: Any = None,
-             mode: str | None = None, name: str | None = None, on_unused_input: str = "raise",
+             mode: str | None = None, name: str | None = None, on_unused_input: str | None = "raise",
              allow_input_downcast: bool | None = None, no_default_updates: bool = False,
              profile: bool = False, backend: str | None = None, return_numpy: bool = False) -> Function:
     """Compile ``outputs`` as a function of ``inputs`` (Theano's ``theano.function``).
@@ -309,7 +454,9 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     - ``givens``: ``{variable: replacement}``, substituted before compiling.
     - ``mode``: ``"FAST_RUN"`` (default), ``"FAST_COMPILE"``, ``"reference"``
       (the node-by-node interpreter) or ``"DebugMode"`` (runs both, compares).
-    - ``on_unused_input``: ``"raise"``, ``"warn"`` or ``"ignore"``.
+    - ``outputs`` may hold :class:`~symrnn.compile.io.Out` (``Out(y, borrow=True)``).
+    - ``on_unused_input``: ``"raise"`` (the default, as in Theano; ``None`` means it too), ``"warn"`` or
+      ``"ignore"``.
     - ``allow_input_downcast``: allow inputs that lose precision (see
       :meth:`TensorType.filter`).
     - ``profile``: time every node; ``f.profile.summary()`` prints the tables
@@ -329,8 +476,11 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
         (array(0), array(1), array(301))
     """
     mode = mode or config.mode
-    if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; choose one of {MODES}")
+    if isinstance(mode, NanGuardMode):  # compiled as built, every value checked (nanguardmode.py)
+        pass
+    elif mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose one of {MODES} or NanGuardMode(...)")
+    on_unused_input = "raise" if on_unused_input is None else on_unused_input  # Theano: its flag, 'raise'
     if on_unused_input not in ("raise", "warn", "ignore"):
         raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', got {on_unused_input!r}")
     if isinstance(inputs, Variable) or not isinstance(inputs, Iterable):
@@ -352,7 +502,8 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
 
     single = isinstance(outputs, Variable) or (outputs is not None and not isinstance(outputs, (list, tuple)))
     out_list = [] if outputs is None else [outputs] if single else list(outputs)
-    out_list = [as_tensor_variable(v) for v in out_list]
+    borrow = [isinstance(v, Out) and v.borrow for v in out_list]
+    out_list = [as_tensor_variable(v.variable if isinstance(v, Out) else v) for v in out_list]
 
     update_pairs = [(s, _check_update(s, v)) for s, v in _pairs(updates)]
     seen_targets: set[int] = set()
@@ -400,7 +551,7 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     if profile and mode == "reference":
         raise ValueError("profile=True needs compiled code; use mode='FAST_RUN' or 'FAST_COMPILE'")
     fn = Function(inputs, out_list, single, update_pairs, mode, name, allow_input_downcast, profile,
-                  backend=chosen, return_numpy=return_numpy)
+                  backend=chosen, return_numpy=return_numpy, borrow=borrow)
     for i, value in defaults.items():
         fn._defaults[i] = inputs[i].type.filter(value, f"the default value of input {i}", allow_input_downcast)
     fn._input_names.update({alias: i for i, alias in names.items()})

@@ -99,6 +99,15 @@ class Elemwise(Op):
     - ``out_code``: NumPy statements that write the result into an existing
       buffer ``{out}`` (``out=``), so that a fused chain reuses one buffer.  A
       NumPy ufunc gets ``xp.<ufunc>({0}, ..., out={out})`` by default.
+
+    Two more columns: ``conditions`` lists the inputs read as truth values
+    (``switch``'s first): a number there means "non-zero is true", as in
+    Theano, and ``make_node`` turns it into ``x != 0``, so that every emitter
+    (NumPy's ``where=``, numba, CUDA C) receives a bool; ``comparison`` marks
+    ops whose result refuses ``bool()`` (see ``Variable.__bool__``).
+
+    An op made by a row of this table pickles by its name (its gradient rule is
+    a lambda); :class:`Cast` pickles by its dtype.
     """
 
     __props__ = ("name",)
@@ -107,7 +116,8 @@ class Elemwise(Op):
     def __init__(self, name: str, nin: int, impl: Callable[..., Any], code: str,
                  grad_rule: GradRule | None = None, out_dtype: str | None = None,
                  upcast: tuple[int, ...] | None = None, input_kinds: str = "biuf",
-                 c_code: str | None = None, out_code: str | None = None) -> None:
+                 c_code: str | None = None, out_code: str | None = None, conditions: tuple[int, ...] = (),
+                 comparison: bool = False) -> None:
         self.name = name
         self.nin = nin
         self.impl = impl
@@ -117,10 +127,19 @@ class Elemwise(Op):
         self.upcast = tuple(range(nin)) if upcast is None else upcast
         self.input_kinds = input_kinds
         self.c_code = c_code
+        self.conditions = conditions
+        self.comparison = comparison
         if out_code is None and isinstance(impl, np.ufunc) and getattr(np, impl.__name__, None) is impl:
             args = ", ".join(f"{{{i}}}" for i in range(nin))
             out_code = f"xp.{impl.__name__}({args}, out={{out}})"
         self.out_code = out_code
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """A row of the table is pickled (and deep-copied) by name, as the module's own op: its gradient
+        rule is a lambda, which pickle cannot save.  Any other instance pickles its attributes."""
+        if _ROWS.get(self.name) is self:
+            return _row, (self.name,)
+        return super().__reduce_ex__(protocol)
 
     def output_dtype(self, dtypes: Sequence[str]) -> str:
         if self.out_dtype is not None:
@@ -137,6 +156,9 @@ class Elemwise(Op):
         if len(inputs) != self.nin:
             raise op_error(self, [], f"takes {self.nin} input(s), got {len(inputs)}")
         inputs = [as_tensor_variable(v) for v in inputs]
+        for i in self.conditions:  # a number read as a truth value: non-zero is true, as in Theano
+            if inputs[i].dtype != "bool":
+                inputs[i] = neq(inputs[i], 0)
         positions = list(self.upcast)
         harmonized = harmonize_weak([inputs[i] for i in positions])
         for i, v in zip(positions, harmonized):
@@ -300,9 +322,20 @@ def broadcast_error(node: Apply, shapes: Sequence[tuple[int, ...]],
                      f"shape=(1, None) or dimshuffle('x', ...))")
 
 
+_ROWS: dict[str, Elemwise] = {}  # the table's ops by name: how an op is found again when unpickled
+
+
+def _row(name: str) -> Elemwise:
+    """The op of the table's row ``name`` (what an unpickled elementwise op is)."""
+    return _ROWS[name]
+
+
 def _elemwise(name: str, nin: int, impl: Callable[..., Any], code: str, grad_rule: GradRule | None = None,
               doc: str = "", **kwargs: Any) -> Callable[..., Variable]:
     op = Elemwise(name, nin, impl, code, grad_rule, **kwargs)
+    if name in _ROWS:
+        raise ValueError(f"two elementwise rows are named {name!r}")
+    _ROWS[name] = op
 
     def apply(*inputs: Any) -> Variable:
         return op(*inputs)
@@ -489,17 +522,17 @@ _relu_op = _elemwise("relu", 1, _relu, "xp.maximum({0}, 0)", lambda x, z, g: [mu
     c_code="symrnn_maximum({0}, ({T})0)", out_code="xp.maximum({0}, 0, out={out})")
 
 # ---- comparisons and logic (no gradient: their outputs are bool)
-lt = _elemwise("lt", 2, np.less, "{0} < {1}", out_dtype="bool", doc="``x < y``.",
+lt = _elemwise("lt", 2, np.less, "{0} < {1}", out_dtype="bool", comparison=True, doc="``x < y``.",
     c_code="{0} < {1}")
-gt = _elemwise("gt", 2, np.greater, "{0} > {1}", out_dtype="bool", doc="``x > y``.",
+gt = _elemwise("gt", 2, np.greater, "{0} > {1}", out_dtype="bool", comparison=True, doc="``x > y``.",
     c_code="{0} > {1}")
-le = _elemwise("le", 2, np.less_equal, "{0} <= {1}", out_dtype="bool", doc="``x <= y``.",
+le = _elemwise("le", 2, np.less_equal, "{0} <= {1}", out_dtype="bool", comparison=True, doc="``x <= y``.",
     c_code="{0} <= {1}")
-ge = _elemwise("ge", 2, np.greater_equal, "{0} >= {1}", out_dtype="bool", doc="``x >= y``.",
+ge = _elemwise("ge", 2, np.greater_equal, "{0} >= {1}", out_dtype="bool", comparison=True, doc="``x >= y``.",
     c_code="{0} >= {1}")
-eq = _elemwise("eq", 2, np.equal, "{0} == {1}", out_dtype="bool", doc="Elementwise ``x == y``.",
+eq = _elemwise("eq", 2, np.equal, "{0} == {1}", out_dtype="bool", comparison=True, doc="Elementwise ``x == y``.",
     c_code="{0} == {1}")
-neq = _elemwise("neq", 2, np.not_equal, "{0} != {1}", out_dtype="bool", doc="Elementwise ``x != y``.",
+neq = _elemwise("neq", 2, np.not_equal, "{0} != {1}", out_dtype="bool", comparison=True, doc="Elementwise ``x != y``.",
     c_code="{0} != {1}")
 isnan = _elemwise("isnan", 1, np.isnan, "xp.isnan({0})", out_dtype="bool", doc="Elementwise NaN test.",
     c_code="symrnn_isnan({0})")
@@ -514,7 +547,8 @@ invert = _elemwise("invert", 1, np.invert, "~{0}", input_kinds="biu", doc="Bitwi
 switch = _elemwise(
     "switch", 3, np.where, "xp.where({0}, {1}, {2})",
     lambda c, a, b, z, g: [None, switch(c, g, 0), switch(c, 0, g)],
-    "``switch(cond, a, b)``: ``a`` where ``cond`` is true, else ``b``.", upcast=(1, 2),
+    "``switch(cond, a, b)``: ``a`` where ``cond`` is true (non-zero), else ``b``.", upcast=(1, 2),
+    conditions=(0,),
     c_code="{0} ? {1} : {2}", out_code="xp.copyto({out}, {2})\nxp.copyto({out}, {1}, where={0})")
 
 
@@ -603,10 +637,16 @@ class Cast(Elemwise):
 
     def __init__(self, dtype: str) -> None:
         self.dtype = np.dtype(dtype).name
-        super().__init__(f"cast_{self.dtype}", 1, lambda x: x.astype(self.dtype),
+        super().__init__(f"cast_{self.dtype}", 1, self._convert,
                          f"{{0}}.astype({self.dtype!r})", out_dtype=self.dtype,
                          c_code="{0}",  # the fused kernel converts every result to its node's C type
                          out_code="xp.copyto({out}, {0}, casting='unsafe')")
+
+    def _convert(self, x: np.ndarray) -> np.ndarray:
+        return x.astype(self.dtype)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        return Cast, (self.dtype,)
 
     def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:
         (x,) = node.inputs

@@ -172,6 +172,19 @@ class Scan(Op):
 
         self.signature = self._structure()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """For pickling and deep copies: the inner nodes first (inputs before users, so that pickle meets each
+        node's inputs already saved), and nothing keyed by object ids, which another process does not share
+        (the signature, the shape cache, the index of augmented copies: rebuilt or remade when needed)."""
+        state = {"inner_nodes": self.inner_nodes}
+        state.update((k, v) for k, v in self.__dict__.items() if k not in ("signature", "_fixed_shapes", "augmented"))
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.augmented = {}
+        self.signature = self._structure()
+
     def _structure(self) -> tuple:
         """The loop's structure, independent of variable identities: equal structures compute the same thing.
 

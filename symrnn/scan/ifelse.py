@@ -1,0 +1,1 @@
+"""Theano's ``ifelse``: a lazy branch (being built)."""
