@@ -1,5 +1,12 @@
 """Hypothesis builds random expression graphs; compiled code must agree with the reference interpreter,
-and gradients of smooth random graphs must agree with finite differences."""
+and gradients of smooth random graphs must agree with finite differences.
+
+``SYMRNN_FUZZ_SCALE=N`` multiplies every test's number of examples (a long campaign: ``N=200``); CI runs
+the default, a short one.
+"""
+
+import os
+import threading
 
 import numpy as np
 from hypothesis import HealthCheck, assume, given, settings
@@ -9,6 +16,7 @@ import symrnn
 import symrnn.tensor as T
 
 SHAPES = [(3, 4), (1, 4), (4,), (3, 1), ()]
+SCALE = int(os.environ.get("SYMRNN_FUZZ_SCALE", "1"))
 
 UNARY = {
     "exp": lambda a: T.exp(T.clip(a, -5, 5)),
@@ -70,7 +78,7 @@ def symbolic_inputs(shapes):
     return [T.tensor("float64", shape, name=f"in{i}") for i, shape in enumerate(shapes)]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(programs(), st.integers(0, 2**31 - 1))
 def test_compiled_matches_reference_interpreter(program, seed):
     shapes, steps = program
@@ -86,7 +94,7 @@ def test_compiled_matches_reference_interpreter(program, seed):
     assert out.type.accepts_shape(want.shape)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(programs(smooth=True), st.integers(0, 2**31 - 1))
 def test_gradients_match_finite_differences(program, seed):
     shapes, steps = program
@@ -95,7 +103,7 @@ def test_gradients_match_finite_differences(program, seed):
     symrnn.verify_grad(lambda *xs: build(xs, steps), values, n_tests=1, rng=rng, abs_tol=1e-5, rel_tol=1e-4)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30 * SCALE, deadline=None)
 @given(programs(), st.integers(0, 2**31 - 1))
 def test_float32_graphs_stay_float32(program, seed):
     shapes, steps = program
@@ -164,7 +172,7 @@ def _mixed_value(rng, shape, dtype):
     return np.where(rng.random(shape) < 0.2, 0, value).astype(dtype)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(max_examples=60 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(mixed_programs(), st.integers(0, 2**31 - 1))
 def test_every_dtype_an_op_accepts_compiles_as_the_reference_computes(program, seed):
     specs, steps = program
@@ -193,3 +201,61 @@ def test_every_dtype_an_op_accepts_compiles_as_the_reference_computes(program, s
                 np.testing.assert_array_equal(got, want, err_msg=mode)
             else:
                 np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol, equal_nan=True, err_msg=mode)
+
+
+# Empty dimensions, memory layouts (Fortran order, negative strides, steps of 2) and threads: the static shapes
+# say nothing of the runtime sizes (None), which may be 0; the compiled function is also called from several
+# threads at once.  The reference interpreter decides, errors included (the max of an empty axis raises).
+LAYOUTS = {
+    "c": lambda v: v,
+    "fortran": lambda v: np.asfortranarray(v) if v.ndim else v,  # (it makes a 0-d array 1-d)
+    "reversed": lambda v: np.flip(v, axis=-1) if v.ndim else v,
+    "every_other": lambda v: np.repeat(v, 2, axis=-1)[..., ::2] if v.ndim else v,
+}
+
+
+@st.composite
+def sized_programs(draw):
+    shapes, steps = draw(programs())
+    sizes = {3: draw(st.sampled_from([0, 1, 2, 3])), 4: draw(st.sampled_from([0, 1, 4]))}  # runtime sizes
+    runtime = [tuple(sizes.get(d, d) for d in shape) for shape in shapes]
+    static = [tuple(None if d != 1 else 1 for d in shape) for shape in shapes]
+    layouts = [draw(st.sampled_from(sorted(LAYOUTS))) for _ in shapes]
+    return static, runtime, layouts, steps
+
+
+@settings(max_examples=40 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sized_programs(), st.integers(0, 2**31 - 1))
+def test_empty_dimensions_layouts_and_threads_match_the_reference(program, seed):
+    static, runtime, layouts, steps = program
+    inputs = [T.tensor("float64", shape, name=f"in{i}") for i, shape in enumerate(static)]
+    out = build(inputs, steps)
+    rng = np.random.default_rng(seed)
+    values = [LAYOUTS[layout](rng.normal(size=shape)) for shape, layout in zip(runtime, layouts)]
+    ref = symrnn.function(inputs, out, on_unused_input="ignore", mode="reference")
+    fast = symrnn.function(inputs, out, on_unused_input="ignore")
+    try:
+        want = ref(*values)
+    except ValueError as exc:  # e.g. the max over an empty axis: the compiled code must refuse it too
+        try:
+            fast(*values)
+        except ValueError:
+            return
+        raise AssertionError(f"the reference refused these inputs ({exc}), the compiled code did not") from None
+    got = fast(*values)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    results = [None] * 4
+    start = threading.Barrier(4)
+
+    def worker(k):
+        start.wait()
+        results[k] = fast(*values)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for r in results:
+        np.testing.assert_array_equal(r, got)
