@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -65,3 +66,16 @@ def test_elementwise_backends_benchmark_quick(tmp_path):
     for size in results["sizes"].values():
         for workload in ("fwd", "bwd"):
             assert size[workload]["numpy"]["us"] > 0
+
+
+def test_threads_benchmark_quick(tmp_path):
+    """benchmarks/threads.py runs, and its threaded calls give the serial results (no timing is checked)."""
+    out = tmp_path / "threads.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "threads.py"), "--quick", "--json", str(out)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = json.loads(out.read_text())
+    for entry in results["sizes"].values():
+        assert entry["one_thread_ms"]["pool"] > 0 and entry["one_thread_ms"]["fixed_cache"] > 0
+        assert all(entry[f"{n}_threads"]["results_equal_serial"] for n in (1, 2, 4))
