@@ -1,5 +1,7 @@
 """Each FAST_RUN rewrite: the graph before and after, and the same numbers as the reference interpreter."""
 
+import os
+
 import numpy as np
 import pytest
 from helpers import assert_fast_run_matches_reference, lstm_training_graph
@@ -39,6 +41,8 @@ from symrnn.rewrite.loops import (
 )
 from symrnn.rewrite.slices import group_invariant_terms, merge_sibling_slices, slice_of
 from symrnn.scan.op import Scan
+
+FUZZ_SCALE = int(os.environ.get("SYMRNN_FUZZ_SCALE", "1"))  # tests/test_random_graphs.py
 
 
 def ops(outputs):
@@ -493,7 +497,7 @@ STEP_OPS = {
 }
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20 * FUZZ_SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(sorted(STEP_OPS)), st.integers(1, 6), st.booleans(), st.integers(0, 2**31 - 1),
        st.sampled_from(["all", "last", "W"]))
 def test_fast_run_agrees_with_reference_on_random_loops(step_name, steps, backwards, seed, target):
@@ -518,7 +522,7 @@ def test_fast_run_agrees_with_reference_on_random_loops(step_name, steps, backwa
 ACTIVATIONS = {"sigmoid": T.nnet.sigmoid, "tanh": T.tanh, "exp": lambda z: T.exp(-abs(z)), "id": lambda z: z}
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20 * FUZZ_SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.sampled_from(sorted(ACTIVATIONS)), st.sampled_from([0.0, 1.0, -0.5]),
                           st.booleans()), min_size=1, max_size=5),
        st.integers(1, 4), st.integers(0, 2**31 - 1))
