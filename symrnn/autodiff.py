@@ -19,10 +19,12 @@ from typing import Any
 
 from symrnn.config import config
 from symrnn.graph import (
+    COMPLEX_DTYPES,
     FLOAT_DTYPES,
     GraphTypeError,
     NullGradient,
     Variable,
+    ancestors,
     as_tensor_variable,
     describe,
     toposort,
@@ -38,7 +40,20 @@ class DisconnectedInputError(ValueError):
 
 
 class NullGradientError(GraphTypeError):
-    """A requested gradient passes through an op whose gradient is undefined."""
+    """A requested gradient passes through an op whose gradient is undefined (Theano's ``NullTypeGradError``,
+    also a ``TypeError``)."""
+
+
+class GradNotImplementedError(NullGradientError, NotImplementedError):
+    """A requested gradient passes through an op whose gradient nobody has written yet."""
+
+
+class GradNotImplemented(NullGradient):
+    """The marker for a gradient that exists but is not implemented (Theano's ``grad_not_implemented``);
+    ``grad`` raises :class:`GradNotImplementedError` if it reaches a requested variable."""
+
+    def message(self) -> str:
+        return f"the gradient of {self.op} with respect to its input {self.index} is not implemented: {self.reason}"
 
 
 def _total(contributions: list[Any]) -> Any:
@@ -53,17 +68,24 @@ def _total(contributions: list[Any]) -> Any:
 
 def grad(cost: Variable | None, wrt: Variable | Sequence[Variable], consider_constant: Sequence[Variable] | None = None,
          disconnected_inputs: str = "raise", known_grads: dict[Variable, Any] | None = None,
-         return_disconnected: str = "zero") -> Any:
+         return_disconnected: str = "zero", add_names: bool = True) -> Any:
     """Symbolic gradient of the scalar ``cost`` with respect to ``wrt`` (a variable or a list).
 
-    - ``consider_constant``: variables through which no gradient flows.
+    - ``consider_constant``: variables through which no gradient flows to
+      what they are computed from.  A requested variable may be one of them:
+      its gradient is then computed as for a graph input, as in Theano.
     - ``disconnected_inputs``: what to do when ``cost`` does not depend on a
       requested variable: ``"raise"`` (default), ``"warn"`` or ``"ignore"``;
       the gradient is then zeros (or ``None`` with ``return_disconnected="none"``).
     - ``known_grads``: ``{variable: gradient}`` to start from, with or without a cost.
+    - ``add_names``: name each result ``(dcost/dx)`` when the cost and ``x``
+      have names (Theano's convention).  Names never reach generated code
+      except through safe comments.
 
     Gradients of integer variables are zeros, as in Theano.  A path through an
-    op whose gradient is undefined is an error that names the op.
+    op whose gradient is undefined is an error that names the op.  An op whose
+    ``disconnects_gradient`` is true (``disconnected_grad``) cuts the path: a
+    variable reached only through it is disconnected.
 
     Example::
 
@@ -104,7 +126,6 @@ def grad(cost: Variable | None, wrt: Variable | Sequence[Variable], consider_con
 
     stop = list(consider_constant or [])
     nodes = toposort(roots, stop_at=stop)
-    stop_ids = {id(v) for v in stop}
 
     # Only nodes on a path from some wrt to the roots need a gradient.
     relevant = {id(v) for v in wrt_list}
@@ -112,13 +133,17 @@ def grad(cost: Variable | None, wrt: Variable | Sequence[Variable], consider_con
         if any(id(v) in relevant for v in node.inputs):
             relevant.update(id(v) for v in node.outputs)
     connected = ancestors_stopping(roots, stop)
+    reached = {id(v) for node in nodes for v in node.inputs} | {id(v) for v in roots}
 
+    given = {id(g) for gs in seeds.values() for g in gs}  # the user's gradients: never renamed
     contributions = seeds
     for node in reversed(nodes):
         if not any(id(v) in contributions for v in node.outputs):
             continue
-        if not any(id(v) in relevant and id(v) not in stop_ids for v in node.inputs):
+        if not any(id(v) in relevant for v in node.inputs):
             continue
+        if any(v.dtype in COMPLEX_DTYPES for v in node.outputs):
+            continue  # symrnn does not differentiate through complex values (docs/theano.md)
         # An output that received no gradient gets None; ops with several outputs handle it (as zeros).
         out_grads = [_total(contributions[id(var)]) if id(var) in contributions else None for var in node.outputs]
         null = next((g for g in out_grads if isinstance(g, NullGradient)), None)
@@ -130,7 +155,7 @@ def grad(cost: Variable | None, wrt: Variable | Sequence[Variable], consider_con
             raise GraphTypeError(f"{node.op}.grad returned {len(input_grads)} gradients for "
                                  f"{len(node.inputs)} inputs")
         for var, g in zip(node.inputs, input_grads):
-            if g is None or id(var) not in relevant or id(var) in stop_ids:
+            if g is None or id(var) not in relevant:
                 continue
             if isinstance(g, Variable):
                 broadcast = node.op.grads_at_output_shape  # then g may have more (leading) dimensions
@@ -143,10 +168,10 @@ def grad(cost: Variable | None, wrt: Variable | Sequence[Variable], consider_con
 
     results: list[Any] = []
     for var in wrt_list:
-        is_connected = id(var) in connected and id(var) not in stop_ids
-        if not is_connected:
-            message = (f"grad: the cost does not depend on {describe(var)}"
-                       f"{' (it is in consider_constant)' if id(var) in stop_ids else ''}; pass "
+        if id(var) not in connected:
+            why = (" (only through disconnected_grad)" if id(var) in reached else
+                   " (only through consider_constant)" if stop and id(var) in ancestors(roots) else "")
+            message = (f"grad: the cost does not depend on {describe(var)}{why}; pass "
                        f"disconnected_inputs='ignore' to get zeros (at {user_line()})")
             if disconnected_inputs == "raise":
                 raise DisconnectedInputError(message)
@@ -163,11 +188,17 @@ def grad(cost: Variable | None, wrt: Variable | Sequence[Variable], consider_con
             continue
         total = _total(found)
         if isinstance(total, NullGradient):
-            raise NullGradientError(f"grad: cannot differentiate with respect to {describe(var)}: "
-                                    f"{total.message()} (at {user_line()})")
+            kind = GradNotImplementedError if isinstance(total, GradNotImplemented) else NullGradientError
+            raise kind(f"grad: cannot differentiate with respect to {describe(var)}: "
+                       f"{total.message()} (at {user_line()})")
         if total.dtype != var.dtype:
             total = cast(total, var.dtype)
         results.append(total)
+    if add_names and cost is not None and cost.name:
+        for var, result in zip(wrt_list, results):
+            # Only a variable grad() made is renamed, never one of the user's (an input, a known gradient).
+            if var.name and result is not None and result.owner is not None and id(result) not in given:
+                result.name = f"(d{cost.name}/d{var.name})"
     return results[0] if single else results
 
 
@@ -188,8 +219,12 @@ def to_input_type(var: Variable, g: Variable) -> Variable:
 
 
 def ancestors_stopping(roots: Sequence[Variable], stop: Sequence[Variable]) -> set[int]:
+    """Ids of the variables that ``roots`` depend on, not looking behind ``stop`` nor through an op whose
+    ``disconnects_gradient`` is true: the variables that a gradient from ``roots`` can reach."""
     ids = {id(v) for v in roots}
-    for node in toposort(roots, stop_at=stop):
+    for node in reversed(toposort(roots, stop_at=stop)):
+        if getattr(node.op, "disconnects_gradient", False) or not any(id(v) in ids for v in node.outputs):
+            continue
         ids.update(id(v) for v in node.inputs)
     return ids
 
@@ -198,4 +233,5 @@ def _float_zeros_like(var: Variable) -> Variable:
     return zeros_like(var, dtype=var.dtype if var.dtype in FLOAT_DTYPES else config.floatX)
 
 
-__all__ = ["grad", "DisconnectedInputError", "NullGradientError", "to_input_type"]
+__all__ = ["grad", "DisconnectedInputError", "NullGradientError", "GradNotImplementedError", "GradNotImplemented",
+           "to_input_type"]

@@ -1,4 +1,6 @@
-"""Theano's ``theano.gradient`` module: ``grad``, ``jacobian``, ``hessian`` and ``verify_grad``.
+"""Theano's ``theano.gradient`` module: ``grad``, ``Lop``, ``Rop``, ``jacobian``, ``hessian``, ``verify_grad``,
+the gradient-stopping identities (``zero_grad``, ``disconnected_grad``, ``consider_constant``) and the markers
+an op's ``grad`` returns (``grad_undefined``, ``grad_not_implemented``).
 
 ``grad`` itself is the engine in :mod:`symrnn.autodiff`, below the loops; this
 module adds what needs more than the engine: ``jacobian`` and ``hessian``
@@ -15,27 +17,204 @@ Example::
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from symrnn.autodiff import DisconnectedInputError, NullGradientError, grad
+from symrnn.autodiff import (
+    DisconnectedInputError,
+    GradNotImplemented,
+    GradNotImplementedError,
+    NullGradientError,
+    grad,
+)
 from symrnn.compile.function import function
 from symrnn.graph import (
     FLOAT_DTYPES,
     Constant,
+    GraphNdimError,
     GraphTypeError,
+    NullGradient,
     TensorType,
     Variable,
+    ancestors,
     as_tensor_variable,
+    clone_replace,
     describe,
     user_line,
 )
-from symrnn.ops.elemwise import mul
+from symrnn.graph import grad_undefined as _null_gradient
+from symrnn.ops.elemwise import add, cast, mul
+from symrnn.ops.gradops import (
+    consider_constant,
+    disconnected_grad,
+    grad_clip,
+    grad_scale,
+    undefined_grad,
+    zero_grad,
+)
 from symrnn.ops.reduce import sum as reduce_sum
-from symrnn.ops.shape import arange, shape_i
+from symrnn.ops.shape import arange, shape_i, zeros_like
 from symrnn.scan import scan
+
+#: Theano's name for the error ``grad`` raises on an undefined or unimplemented gradient.
+NullTypeGradError = NullGradientError
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _format_as(like: Any, values: list[Any]) -> Any:
+    """``values`` shaped as Theano returns them: a list for a list, a tuple for a tuple, else the one value."""
+    if isinstance(like, list):
+        return list(values)
+    if isinstance(like, tuple):
+        return tuple(values)
+    return values[0]
+
+
+def Lop(f: Any, wrt: Any, eval_points: Any, consider_constant: Sequence[Variable] | None = None,  # noqa: N802
+        disconnected_inputs: str = "raise") -> Any:
+    """The vector-Jacobian product ``v·J``: for each ``x`` in ``wrt``, ``sum_i eval_points[i] · d f[i] / d x``.
+
+    ``f`` and ``eval_points`` are a variable each or lists of the same length;
+    each eval point has its ``f``'s shape.  The result is a list when ``wrt``
+    is a list (a tuple for a tuple), as in Theano.  It is ``grad`` started from
+    ``known_grads={f[i]: eval_points[i]}``.
+
+    Example::
+
+        >>> import symrnn, symrnn.tensor as T
+        >>> W, v, x = T.dmatrix("W"), T.dvector("v"), T.dvector("x")
+        >>> vJ = Lop(T.dot(x, W), W, v)        # d(x·W)/dW, left-multiplied by v: outer(x, v)
+        >>> symrnn.function([W, v, x], vJ, on_unused_input="ignore")([[1, 1], [1, 1]], [0, 1], [2, 3])
+        array([[0., 2.],
+               [0., 3.]])
+    """
+    outputs, points = _as_list(f), _as_list(eval_points)
+    if len(outputs) != len(points):
+        raise ValueError(f"Lop: {len(outputs)} expression(s) in f but {len(points)} eval point(s); give one eval "
+                         f"point per expression (at {user_line()})")
+    known = {}
+    for i, (out, point) in enumerate(zip(outputs, points)):
+        out, point = as_tensor_variable(out), as_tensor_variable(point)
+        if point.ndim != out.ndim:
+            raise GraphNdimError(f"Lop: eval point {i} is {describe(point)}, but f[{i}] is {describe(out)}: they "
+                                 f"must have the same number of dimensions (at {user_line()})")
+        if point.dtype not in FLOAT_DTYPES:
+            point = cast(point, out.dtype if out.dtype in FLOAT_DTYPES else "float64")
+        known[out] = point
+    results = grad(None, _as_list(wrt), consider_constant=consider_constant, disconnected_inputs=disconnected_inputs,
+                   known_grads=known)
+    return _format_as(wrt, results)
+
+
+def Rop(f: Any, wrt: Any, eval_points: Any, disconnected_outputs: str = "raise",  # noqa: N802
+        return_disconnected: str = "zero") -> Any:
+    """The Jacobian-vector product ``J·v``: for each ``f[i]``, ``sum_j d f[i] / d wrt[j] · eval_points[j]``.
+
+    ``wrt`` and ``eval_points`` are a variable each or lists of the same
+    length; each eval point has its ``wrt``'s shape.  The result is a list when
+    ``f`` is a list (a tuple for a tuple), as in Theano.  An ``f[i]`` that does
+    not depend on ``wrt`` is an error, or zeros (``disconnected_outputs=
+    'ignore'`` or ``'warn'``; ``None`` with ``return_disconnected='none'``).
+
+    It is built from two reverse passes of ``grad`` (no op needs an ``R_op``):
+    ``J·v = d/du [(uᵀJ)·v]`` for a dummy ``u`` shaped like ``f``, which the
+    result does not depend on; where the graph still names ``u`` (its shape,
+    say), ``u`` is replaced by zeros shaped like ``f``.
+
+    Example::
+
+        >>> import symrnn, symrnn.tensor as T
+        >>> W, v, x = T.dmatrix("W"), T.dmatrix("v"), T.dvector("x")
+        >>> Jv = Rop(T.dot(x, W), W, v)        # d(x·W)/dW applied to v: x·v
+        >>> symrnn.function([W, v, x], Jv, on_unused_input="ignore")([[1, 1], [1, 1]], [[0, 1], [1, 0]], [2, 3])
+        array([3., 2.])
+    """
+    if disconnected_outputs not in ("raise", "warn", "ignore"):
+        raise ValueError(f"Rop: disconnected_outputs must be 'raise', 'warn' or 'ignore', got "
+                         f"{disconnected_outputs!r}")
+    outputs = [as_tensor_variable(out) for out in _as_list(f)]
+    wrt_list, points = _as_list(wrt), [as_tensor_variable(p) for p in _as_list(eval_points)]
+    if len(wrt_list) != len(points):
+        raise ValueError(f"Rop: {len(wrt_list)} variable(s) in wrt but {len(points)} eval point(s); give one eval "
+                         f"point per variable (at {user_line()})")
+    for j, (var, point) in enumerate(zip(wrt_list, points)):
+        if not isinstance(var, Variable):
+            raise TypeError(f"Rop: wrt[{j}] is {var!r}, not a symbolic variable (at {user_line()})")
+        if point.ndim != var.ndim:
+            raise GraphNdimError(f"Rop: eval point {j} is {describe(point)}, but wrt[{j}] is {describe(var)}: "
+                                 f"they must have the same number of dimensions (at {user_line()})")
+        if point.dtype != var.dtype and var.dtype in FLOAT_DTYPES:
+            points[j] = cast(point, var.dtype)
+    floats = [i for i, out in enumerate(outputs) if out.dtype in FLOAT_DTYPES]
+    dummies = {i: TensorType(outputs[i].dtype, outputs[i].type.shape)(f"u{i}") for i in floats}
+    # uᵀJ, one term per wrt; then (uᵀJ)·v, a scalar that is linear in u, whose gradient in u is J·v.
+    vjps = grad(None, wrt_list, known_grads={outputs[i]: u for i, u in dummies.items()},
+                disconnected_inputs="ignore", return_disconnected="none") if dummies else []
+    terms = [reduce_sum(mul(g, point)) for g, point, var in zip(vjps, points, wrt_list)
+             if g is not None and var.dtype in FLOAT_DTYPES]
+    jvps: dict[int, Any] = {}
+    if terms:
+        total = terms[0]
+        for term in terms[1:]:
+            total = add(total, term)
+        found = grad(total, [dummies[i] for i in floats], disconnected_inputs="ignore", return_disconnected="none")
+        jvps = {i: g for i, g in zip(floats, found) if g is not None}
+    leftover = {u: zeros_like(outputs[i]) for i, u in dummies.items()}
+    results: list[Any] = []
+    for i, out in enumerate(outputs):
+        if i not in jvps:
+            message = (f"Rop: f[{i}] ({describe(out)}) does not depend on wrt (or only through ops that pass no "
+                       f"gradient); pass disconnected_outputs='ignore' to get zeros (at {user_line()})")
+            if disconnected_outputs == "raise":
+                raise DisconnectedInputError(message)
+            if disconnected_outputs == "warn":
+                warnings.warn(message, stacklevel=2)
+            results.append(None if return_disconnected.lower() == "none" else zeros_like(out))
+            continue
+        jvp = jvps[i]
+        if any(id(u) in ancestors([jvp]) for u in dummies.values()):
+            [jvp] = clone_replace([jvp], leftover)
+        results.append(jvp)
+    return _format_as(f, results)
+
+
+def grad_undefined(op: Any, x_pos: int, x: Any, comment: str = "") -> NullGradient:
+    """What an op's ``grad`` returns for input ``x_pos`` (the variable ``x``) where the gradient is
+    mathematically undefined (Theano's signature); ``grad`` raises ``NullTypeGradError`` only if a requested
+    gradient needs it.
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> grad_undefined("argmax", 0, T.dvector("x"), "argmax is piecewise constant").message()
+        'the gradient of argmax with respect to its input 0 is undefined: argmax is piecewise constant'
+    """
+    return _null_gradient(op, x_pos, comment or f"input {x_pos} ({_label(x)}) has no defined gradient")
+
+
+def grad_not_implemented(op: Any, x_pos: int, x: Any, comment: str = "") -> NullGradient:
+    """What an op's ``grad`` returns for input ``x_pos`` (the variable ``x``) where the gradient exists but is
+    not written (Theano's signature); ``grad`` raises :class:`GradNotImplementedError` (a ``NotImplementedError``
+    and a ``NullTypeGradError``) only if a requested gradient needs it.
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> grad_not_implemented("my_op", 1, T.dvector("y")).message()
+        "the gradient of my_op with respect to its input 1 is not implemented: input 1 ('y') has no gradient yet"
+    """
+    return GradNotImplemented(op, x_pos, comment or f"input {x_pos} ({_label(x)}) has no gradient yet")
+
+
+def _label(x: Any) -> str:
+    name = getattr(x, "name", None)
+    return repr(name) if name else str(getattr(x, "type", x))
 
 
 def jacobian(expression: Variable, wrt: Variable | Sequence[Variable],
@@ -149,5 +328,7 @@ def verify_grad(fn: Callable[..., Variable], points: Sequence[Any], n_tests: int
                     f"{rel_err.reshape(-1)[worst]:.3g})")
 
 
-__all__ = ["grad", "jacobian", "hessian", "verify_grad", "GradientError", "DisconnectedInputError",
-           "NullGradientError"]
+__all__ = ["grad", "Lop", "Rop", "jacobian", "hessian", "verify_grad", "zero_grad", "disconnected_grad",
+           "consider_constant", "undefined_grad", "grad_clip", "grad_scale", "grad_undefined", "grad_not_implemented",
+           "GradientError", "DisconnectedInputError", "NullGradientError", "NullTypeGradError",
+           "GradNotImplementedError"]

@@ -85,8 +85,10 @@ def test_consider_constant_stops_the_gradient():
     assert full == pytest.approx(27.0)  # d(x^3) = 3x^2
     partial = symrnn.function([x], symrnn.grad(cost, x, consider_constant=[y]))(3.0)
     assert partial == pytest.approx(9.0)  # y treated as a constant: d(y*x) = y
+    # Theano: consider_constant stops the gradient behind y, not at y itself (its test_grad_constant)
+    assert symrnn.function([x], symrnn.grad(cost, y, consider_constant=[y]))(3.0) == pytest.approx(3.0)
     with pytest.raises(DisconnectedInputError, match="consider_constant"):
-        symrnn.grad(cost, y, consider_constant=[y])
+        symrnn.grad(y * 2, x, consider_constant=[y])  # x is reached only through y
 
 
 def test_known_grads_without_cost():

@@ -16,6 +16,8 @@ from symrnn.graph import (
     Constant,
     GraphShapeError,
     GraphTypeError,
+    GraphValueError,
+    MissingInputError,
     SharedVariable,
     TensorType,
     Variable,
@@ -54,6 +56,11 @@ def until(condition: Any) -> Until:
     if cond.ndim != 0:
         raise GraphTypeError(f"until: the condition must be a scalar, got {describe(cond)} (at {user_line()})")
     return Until(cond)
+
+
+# A mistake in scan's arguments (taps, the number of outputs_info entries): Theano raises ValueError there,
+# and symrnn has raised GraphTypeError (a TypeError).  GraphValueError is both, so either except clause works.
+ScanArgumentError = GraphValueError
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -169,8 +176,9 @@ def scan(fn: Callable[..., Any], sequences: Any = None, outputs_info: Any = None
         if seq.ndim == 0:
             raise GraphTypeError(f"scan: sequence {k} is a scalar ({describe(seq)}); sequences are iterated over "
                                  f"their first axis (at {where})")
-        if not all(isinstance(tap, int) for tap in taps):
-            raise GraphTypeError(f"scan: the taps of sequence {k} must be ints, got {taps!r} (at {where})")
+        if not all(isinstance(tap, int) for tap in taps) or len(set(taps)) != len(taps):
+            raise ScanArgumentError(f"scan: the taps of sequence {k} must be distinct ints, got {taps!r} "
+                                    f"(at {where})")
         # Theano's alignment: step t reads ``seq[t - lo + tap]``, where the range [lo, hi] always includes
         # tap 0, so that the step's own position exists.  Each tap's slice is cut to the same length, then
         # reversed for go_backwards: taps keep their meaning in the sequence's own order.
@@ -184,25 +192,26 @@ def scan(fn: Callable[..., Any], sequences: Any = None, outputs_info: Any = None
             fn_args.append(placeholder)
 
     # ---- recurrent outputs: states with taps, or None for outputs that do not feed back
-    info_entries = _as_list(outputs_info) if outputs_info is not None else None
+    # outputs_info=[] means what None means: no output feeds back (Theano's map).
+    info_entries = _as_list(outputs_info) if outputs_info is not None and _as_list(outputs_info) else None
     state_inits: list[Variable] = []
     state_taps: list[tuple[int, ...]] = []
     state_placeholders: list[list[Variable]] = []
     output_kinds: list[int | None] = []  # per output: index of its state, or None for nit-sot
     for k, entry in enumerate(info_entries or []):
         if isinstance(entry, dict) and entry.get("initial") is None and entry.get("taps"):
-            raise GraphTypeError(f"scan: outputs_info[{k}] has taps {entry['taps']!r} but no initial value; "
-                                 f"an output read back through taps needs dict(initial=..., taps=...) "
-                                 f"(at {where})")
+            raise ScanArgumentError(f"scan: outputs_info[{k}] has taps {entry['taps']!r} but no initial value; "
+                                    f"an output read back through taps needs dict(initial=..., taps=...) "
+                                    f"(at {where})")
         if entry is None or (isinstance(entry, dict) and entry.get("initial") is None):
             output_kinds.append(None)
             continue
         if isinstance(entry, dict):
             init = as_tensor_variable(entry["initial"])
             taps = tuple(sorted(entry.get("taps", [-1])))
-            if not taps or any(not isinstance(tap, int) or tap >= 0 for tap in taps):
-                raise GraphTypeError(f"scan: outputs_info[{k}] taps must be negative ints, got {taps!r} "
-                                     f"(at {where})")
+            if not taps or any(not isinstance(tap, int) or tap >= 0 for tap in taps) or len(set(taps)) != len(taps):
+                raise ScanArgumentError(f"scan: outputs_info[{k}] taps must be distinct negative ints, got "
+                                        f"{taps!r} (at {where})")
             if taps != (-1,):
                 n_init = -taps[0]
                 if init.ndim == 0:
@@ -239,9 +248,10 @@ def scan(fn: Callable[..., Any], sequences: Any = None, outputs_info: Any = None
     if info_entries is None:
         output_kinds = [None] * len(outputs)
     elif len(outputs) != len(output_kinds):
-        raise GraphTypeError(f"scan: the step function returned {len(outputs)} output(s), but outputs_info has "
-                             f"{len(output_kinds)} entr{'y' if len(output_kinds) == 1 else 'ies'}; give one "
-                             f"outputs_info entry per output (None for outputs that do not feed back) (at {where})")
+        raise ScanArgumentError(f"scan: the step function returned {len(outputs)} output(s), but outputs_info has "
+                                f"{len(output_kinds)} entr{'y' if len(output_kinds) == 1 else 'ies'}; give one "
+                                f"outputs_info entry per output (None for outputs that do not feed back) "
+                                f"(at {where})")
     for k, out in enumerate(outputs):
         if output_kinds[k] is not None:
             j = output_kinds[k]
@@ -254,6 +264,12 @@ def scan(fn: Callable[..., Any], sequences: Any = None, outputs_info: Any = None
             raise GraphTypeError(f"scan: the update of shared variable {shared_var.name!r} has type "
                                  f"{value.type!r}, but the variable is {shared_var.type!r} (at {where})")
         updates[shared_var] = value
+
+    # ---- a random draw in the body draws again at every step, as in Theano: a shared variable with a
+    # default update (a random stream's state) that the body reads is updated by every step
+    for var in graph_inputs(outputs + list(updates.values()) + ([condition] if condition is not None else [])):
+        if isinstance(var, SharedVariable) and var.default_update is not None and var not in updates:
+            updates[var] = var.default_update
 
     # ---- shared variables the step updates become states; their current value is a placeholder
     replace: dict[Variable, Variable] = {}
@@ -281,7 +297,7 @@ def scan(fn: Callable[..., Any], sequences: Any = None, outputs_info: Any = None
             kind = "shared variable" if isinstance(var, SharedVariable) else "variable"
             leaves = [describe(v) for v in graph_inputs([var]) if not isinstance(v, Constant)]
             origin = f" (computed from {', '.join(leaves)})" if var.owner is not None else ""
-            raise GraphTypeError(f"scan(strict=True): the step function uses the {kind} {describe(var)}{origin} "
+            raise MissingInputError(f"scan(strict=True): the step function uses the {kind} {describe(var)}{origin} "
                                  f"without it being in non_sequences; pass it in non_sequences (at {where})")
         implicit.append(var)
         replace[var] = var.type(var.name)
@@ -377,4 +393,74 @@ def _n_steps(n_steps: Any, sequences: Sequence[Variable], where: str) -> Variabl
     return cast(steps, "int64")
 
 
-__all__ = ["scan", "until", "Until", "Scan"]
+# --------------------------------------------------------------------------- Theano's scan views
+
+
+def map(fn: Callable[..., Any], sequences: Any, non_sequences: Any = None, truncate_gradient: int = -1,  # noqa: A001
+        go_backwards: bool = False, mode: Any = None, name: str | None = None) -> tuple[Any, OrderedDict]:
+    """Theano's ``theano.map``: ``fn`` applied to each step of the sequences; nothing feeds back.
+
+    Returns ``(outputs, updates)`` like :func:`scan`.
+
+    Example::
+
+        >>> import symrnn, symrnn.tensor as T
+        >>> x = T.dvector("x")
+        >>> squares, _ = map(lambda v: v ** 2, sequences=x)
+        >>> symrnn.function([x], squares)([1.0, 2.0, 3.0])
+        array([1., 4., 9.])
+    """
+    return scan(fn, sequences=sequences, outputs_info=[], non_sequences=non_sequences,
+                truncate_gradient=truncate_gradient, go_backwards=go_backwards, mode=mode, name=name)
+
+
+def reduce(fn: Callable[..., Any], sequences: Any, outputs_info: Any, non_sequences: Any = None,
+           go_backwards: bool = False, mode: Any = None, name: str | None = None) -> tuple[Any, OrderedDict]:
+    """Theano's ``theano.reduce``: a :func:`scan` of which only the last value of each output is returned.
+
+    Example::
+
+        >>> import symrnn, symrnn.tensor as T
+        >>> x = T.dvector("x")
+        >>> total, _ = reduce(lambda v, acc: acc + v, sequences=x, outputs_info=T.constant(0.0))
+        >>> symrnn.function([x], total)([1.0, 2.0, 3.0])
+        array(6.)
+    """
+    outputs, updates = scan(fn, sequences=sequences, outputs_info=outputs_info, non_sequences=non_sequences,
+                            go_backwards=go_backwards, truncate_gradient=-1, mode=mode, name=name)
+    if isinstance(outputs, (list, tuple)):
+        return [out[-1] for out in outputs], updates
+    return outputs[-1], updates
+
+
+def foldl(fn: Callable[..., Any], sequences: Any, outputs_info: Any, non_sequences: Any = None, mode: Any = None,
+          name: str | None = None) -> tuple[Any, OrderedDict]:
+    """Theano's ``theano.foldl``: :func:`reduce` from the first step to the last.
+
+    Example::
+
+        >>> import symrnn, symrnn.tensor as T
+        >>> x = T.dvector("x")
+        >>> digits, _ = foldl(lambda v, acc: acc * 10 + v, sequences=x, outputs_info=T.constant(0.0))
+        >>> symrnn.function([x], digits)([1.0, 2.0, 3.0])
+        array(123.)
+    """
+    return reduce(fn, sequences, outputs_info, non_sequences=non_sequences, go_backwards=False, mode=mode, name=name)
+
+
+def foldr(fn: Callable[..., Any], sequences: Any, outputs_info: Any, non_sequences: Any = None, mode: Any = None,
+          name: str | None = None) -> tuple[Any, OrderedDict]:
+    """Theano's ``theano.foldr``: :func:`reduce` from the last step to the first.
+
+    Example::
+
+        >>> import symrnn, symrnn.tensor as T
+        >>> x = T.dvector("x")
+        >>> digits, _ = foldr(lambda v, acc: acc * 10 + v, sequences=x, outputs_info=T.constant(0.0))
+        >>> symrnn.function([x], digits)([1.0, 2.0, 3.0])
+        array(321.)
+    """
+    return reduce(fn, sequences, outputs_info, non_sequences=non_sequences, go_backwards=True, mode=mode, name=name)
+
+
+__all__ = ["scan", "until", "Until", "Scan", "map", "reduce", "foldl", "foldr", "ScanArgumentError"]
