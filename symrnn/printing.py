@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+import numpy as np
+
 from symrnn.compile.function import Function
-from symrnn.graph import Constant, SharedVariable, Variable, toposort
+from symrnn.graph import Apply, Constant, Op, SharedVariable, Variable, as_tensor_variable, toposort
 from symrnn.scan.op import Scan
 from symrnn.viz.dot import _format_of, _inner_output_roles, _scan_roles, image, render, to_dot
 
@@ -177,7 +180,83 @@ def pydotprint(fn_or_vars: Any, outfile: str | None = None, format: str | None =
     return path
 
 
-__all__ = ["debugprint", "pp", "pydotprint"]
+def _print_attributes(op: Print, value: Any) -> None:
+    """Theano's default ``global_fn``: one line ``message attr = value`` per attribute (called if callable)."""
+    for attr in op.attrs:
+        shown = getattr(value, attr)
+        print(op.message, attr, "=", shown() if callable(shown) else shown)
+
+
+class Print(Op):
+    """Theano's ``printing.Print``: an identity that prints ``message`` and its input when the function runs.
+
+    ``Print("h")(x)`` is ``x``; each call of a compiled function that computes
+    it prints ``h __str__ = <value of x>``.  ``attrs`` names attributes of the
+    value to print instead (``attrs=("shape",)``; callables are called), and
+    ``global_fn(op, value)`` replaces the printing altogether.  The gradient
+    passes through unchanged and prints nothing.
+
+    Each ``Print`` is a distinct op: the rewrites never merge two of them, never
+    fuse one into elementwise arithmetic and never fold one away, not even on a
+    constant input: it prints at every call.  The message
+    is never pasted into generated code; the code calls the op.
+
+    Example::
+
+        >>> import numpy as np, symrnn, symrnn.tensor as T
+        >>> x = T.dvector("x")
+        >>> f = symrnn.function([x], Print("hello world")(x) * 2)
+        >>> f(np.array([1.0, 2.0, 3.0]))
+        hello world __str__ = [1. 2. 3.]
+        array([2., 4., 6.])
+    """
+
+    view_map = {0: 0}  # the output is (a view of) the input
+
+    has_side_effects = True  # it prints: constant folding must leave it to run time
+
+    def __init__(self, message: str = "", attrs: Sequence[str] = ("__str__",),
+                 global_fn: Callable[[Print, Any], None] = _print_attributes) -> None:
+        if isinstance(attrs, str):
+            attrs = (attrs,)
+        self.message = message
+        self.attrs = tuple(attrs)
+        self.global_fn = global_fn
+
+    # Identity, not props: two Print ops with equal messages still both print (the merge rewrite compares ops).
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __str__(self) -> str:
+        return f"Print{{{self.message!r}}}"
+
+    def __repr__(self) -> str:
+        return f"Print(message={self.message!r}, attrs={self.attrs!r})"
+
+    def make_node(self, x: Any) -> Apply:
+        x = as_tensor_variable(x)
+        return Apply(self, [x], [x.type])
+
+    def show(self, value: Any) -> None:
+        """Print ``value`` as this op was asked to (``global_fn``)."""
+        self.global_fn(self, value)
+
+    def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        self.show(inputs[0])
+        return [inputs[0]]
+
+    def emit(self, node: Apply, inputs: list[str], outputs: list[str], ctx: Any) -> str:
+        show = ctx.bind(self.show, "print")
+        return f"{show}({inputs[0]})\n{outputs[0]} = {inputs[0]}[...]"
+
+    def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:
+        return list(output_grads)
+
+
+__all__ = ["debugprint", "pp", "pprint", "pydotprint", "Print"]
 
 
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "true_div": "/", "int_div": "//", "mod": "%", "pow": "**",
@@ -215,3 +294,7 @@ def pp(var: Variable) -> str:
         for o in node.outputs:
             text[id(o)] = o.name or out
     return show(var)
+
+
+#: Theano's ``theano.printing.pprint``, the same printer as :func:`pp`: ``pprint(var)`` returns a string.
+pprint = pp

@@ -17,7 +17,7 @@ from symrnn.graph import (
     as_tensor_variable,
     op_error,
 )
-from symrnn.ops.elemwise import exp, hard_sigmoid, log, mul, neg, relu, sigmoid, softplus, sub
+from symrnn.ops.elemwise import exp, hard_sigmoid, log, mul, neg, relu, sigmoid, softplus, sub, true_div
 from symrnn.ops.reduce import sum as reduce_sum
 from symrnn.ops.shape import arange, shape_i
 
@@ -137,12 +137,57 @@ def binary_crossentropy(output: Any, target: Any) -> Variable:
     if t.dtype not in FLOAT_DTYPES | INT_DTYPES | {"bool"}:
         raise op_error("binary_crossentropy", [o, t], "the target must be numbers in [0, 1]")
     if o.owner is not None and o.owner.op == sigmoid.op:  # type: ignore[attr-defined]
-        a = o.owner.inputs[0]
-        return mul(t, softplus(neg(a))) + mul(sub(1, t), softplus(a))
+        return _crossentropy_of_logits(o.owner.inputs[0], t)
     return neg(mul(t, log(o)) + mul(sub(1, t), log(sub(1, o))))
+
+
+def _crossentropy_of_logits(a: Variable, t: Variable) -> Variable:
+    """``binary_crossentropy(sigmoid(a), t)`` as ``t softplus(-a) + (1 - t) softplus(a)``: finite for any ``a``,
+    and its gradients are exactly ``sigmoid(a) - t`` for ``a`` and ``-a`` for ``t``."""
+    return mul(t, softplus(neg(a))) + mul(sub(1, t), softplus(a))
+
+
+def sigmoid_binary_crossentropy(output: Any, target: Any) -> Variable:
+    """Theano's ``T.nnet.sigmoid_binary_crossentropy``: ``binary_crossentropy(sigmoid(output), target)``
+    from the pre-sigmoid ``output`` (any real), computed without overflow.
+
+    Example::
+
+        >>> import numpy as np, symrnn.tensor as T
+        >>> a, t = T.vector("a"), T.vector("t")
+        >>> T.nnet.sigmoid_binary_crossentropy(a, t).eval({a: np.array([0.0, 800.0]), t: np.array([1.0, 0.0])}).tolist()
+        [0.6931471805599453, 800.0]
+    """
+    a, t = as_tensor_variable(output), as_tensor_variable(target)
+    if a.dtype not in FLOAT_DTYPES:
+        raise op_error("sigmoid_binary_crossentropy", [a, t], "the output must be a float tensor of "
+                                                              "pre-sigmoid values")
+    if t.dtype not in FLOAT_DTYPES | INT_DTYPES | {"bool"}:
+        raise op_error("sigmoid_binary_crossentropy", [a, t], "the target must be numbers in [0, 1]")
+    return _crossentropy_of_logits(a, t)
+
+
+def softmax_graph(c: Any) -> Variable:
+    """Theano's ``T.nnet.softmax_graph``: ``exp(c) / sum(exp(c), axis=-1)`` written out as elementwise ops and a
+    sum, not the ``Softmax`` op.  Like Theano's, it does not shift by the maximum, so a large input overflows;
+    ``softmax`` is the stable one.
+
+    Example::
+
+        >>> import numpy as np, symrnn.tensor as T
+        >>> v = T.vector("v")
+        >>> T.nnet.softmax_graph(v).eval({v: np.log(np.array([1.0, 3.0]))})
+        array([0.25, 0.75])
+    """
+    c = as_tensor_variable(c)
+    if c.dtype not in FLOAT_DTYPES or c.ndim == 0:
+        raise op_error("softmax_graph", [c], "needs a float input of at least one dimension")
+    e = exp(c)
+    return true_div(e, reduce_sum(e, axis=-1, keepdims=True))
 
 
 ultra_fast_sigmoid = sigmoid
 
 __all__ = ["Softmax", "softmax", "log_softmax", "categorical_crossentropy", "binary_crossentropy",
+           "sigmoid_binary_crossentropy", "softmax_graph",
            "sigmoid", "ultra_fast_sigmoid", "hard_sigmoid", "softplus", "relu"]

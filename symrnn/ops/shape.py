@@ -10,7 +10,7 @@ scalar, for one dimension).  Where a dimension's size is known statically,
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -327,14 +327,55 @@ def swapaxes(x: Any, a: int, b: int) -> Variable:
 
 def expand_dims(x: Any, axis: int) -> Variable:
     """Insert a size-1 axis at position ``axis``."""
+    return _insert_axis("expand_dims", x, axis)
+
+
+def _insert_axis(name: str, x: Any, axis: int) -> Variable:
     x = as_tensor_variable(x)
     if not -(x.ndim + 1) <= axis <= x.ndim:
-        raise op_error("expand_dims", [x], f"axis {axis} is out of range for {x.ndim + 1} dimension(s)",
-                       GraphShapeError)
+        raise op_error(name, [x], f"axis {axis} is out of range for {x.ndim + 1} dimension(s)", GraphShapeError)
     axis = axis % (x.ndim + 1)
     order: list[Any] = list(range(x.ndim))
     order.insert(axis, "x")
     return dimshuffle(x, order)
+
+
+def shape_padleft(t: Any, n_ones: int = 1) -> Variable:
+    """``t`` with ``n_ones`` broadcastable axes added in front (Theano's ``T.shape_padleft``).
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> T.shape_padleft(T.matrix("m"), 2).type
+        float64(1, 1, ?, ?)
+    """
+    t = as_tensor_variable(t)
+    return dimshuffle(t, ["x"] * n_ones + list(range(t.ndim)))
+
+
+def shape_padright(t: Any, n_ones: int = 1) -> Variable:
+    """``t`` with ``n_ones`` broadcastable axes added at the end (Theano's ``T.shape_padright``).
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> T.shape_padright(T.vector("v")).type
+        float64(?, 1)
+    """
+    t = as_tensor_variable(t)
+    return dimshuffle(t, list(range(t.ndim)) + ["x"] * n_ones)
+
+
+def shape_padaxis(t: Any, axis: int) -> Variable:
+    """``t`` with a broadcastable axis inserted at ``axis`` (negative counts from the end of the result).
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> T.shape_padaxis(T.tensor3("x"), axis=-1).type
+        float64(?, ?, ?, 1)
+    """
+    return _insert_axis("shape_padaxis", t, axis)
 
 
 # --------------------------------------------------------------------------- alloc and friends
@@ -490,6 +531,51 @@ def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None) -> Va
     return ARange(dtype_arg("arange", inputs, dtype))(*inputs)
 
 
+class _Grid:
+    """``T.mgrid[0:n, 0:m]`` (dense) and ``T.ogrid[0:n, 0:m]`` (open), NumPy's index tricks with symbolic bounds.
+
+    Each slice gives one ``arange``; with several slices the result is a list of
+    tensors (as Theano's), one per slice.  Integer bounds give ``int64``, any
+    float bound gives ``config.floatX`` for every slice (as NumPy's common dtype).
+    """
+
+    def __init__(self, sparse: bool) -> None:
+        self.sparse = sparse
+
+    def __repr__(self) -> str:
+        return "ogrid" if self.sparse else "mgrid"
+
+    def __getitem__(self, key: Any) -> Any:
+        name = repr(self)
+        slices = key if isinstance(key, tuple) else (key,)
+        bounds = []
+        for sl in slices:
+            if not isinstance(sl, slice) or sl.stop is None:
+                raise op_error(name, [], f"each index must be a slice start:stop[:step] with a stop, got {sl!r}")
+            if isinstance(sl.step, complex):
+                raise op_error(name, [], "a complex step (a number of points) is not supported; use "
+                                         "T.arange with a real step", NotImplementedError)
+            start = 0 if sl.start is None else sl.start
+            step = 1 if sl.step is None else sl.step
+            bounds.append([as_tensor_variable(v) for v in (start, sl.stop, step)])
+        all_int = all(v.dtype in INT_DTYPES or v.dtype == "bool" for b in bounds for v in b)
+        ranges = [arange(*b, dtype="int64" if all_int else config.floatX) for b in bounds]
+        if not isinstance(key, tuple):
+            return ranges[0]
+        ndim = len(ranges)
+        padded = [dimshuffle(r, ["x"] * j + [0] + ["x"] * (ndim - 1 - j)) for j, r in enumerate(ranges)]
+        if self.sparse:
+            return padded
+        sizes = [shape_i(r, 0) for r in ranges]
+        return [Alloc()(p, *sizes) for p in padded]
+
+
+#: ``T.mgrid[0:n, 0:m]``: a list of dense coordinate grids, as ``numpy.mgrid``.
+mgrid = _Grid(sparse=False)
+#: ``T.ogrid[0:n, 0:m]``: a list of open (broadcastable) coordinate grids, as ``numpy.ogrid``.
+ogrid = _Grid(sparse=True)
+
+
 # --------------------------------------------------------------------------- join / split
 
 
@@ -578,8 +664,18 @@ def join(axis: int, *tensors: Any) -> Variable:
 
 
 @pack_variables.provide
-def stack(tensors: Sequence[Any], axis: int = 0) -> Variable:
-    """Join tensors along a new axis, as ``numpy.stack``."""
+def stack(*tensors: Any, **kwargs: Any) -> Variable:
+    """Join tensors along a new axis: ``stack([a, b], axis=0)`` as ``numpy.stack``, or Theano's older
+    ``stack(a, b, c)`` (positional tensors, new axis 0).  A list or tuple first means the new form.
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> a, b = T.vector("a"), T.vector("b")
+        >>> T.stack([a, b], axis=1).type, T.stack(a, b).type
+        (float64(?, 2), float64(2, ?))
+    """
+    tensors, axis = _stack_arguments(tensors, kwargs)
     tensors = [as_tensor_variable(t) for t in tensors]
     if not tensors:
         raise op_error("stack", [], "needs at least one tensor")
@@ -592,6 +688,40 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Variable:
     axis = axis % (ndim + 1)
     expanded = [expand_dims(t, axis) for t in tensors]
     return expanded[0] if len(expanded) == 1 else Join(axis)(*expanded)
+
+
+def _stack_arguments(args: tuple, kwargs: dict[str, Any]) -> tuple[Sequence[Any], int]:
+    """``stack``'s two spellings: ``(tensors, axis=0)`` (``tensors=`` too), or the tensors themselves."""
+    unknown = set(kwargs) - {"tensors", "axis"}
+    if unknown:
+        raise op_error("stack", [], f"unexpected keyword argument(s) {sorted(unknown)}; stack takes tensors "
+                                    f"and axis")
+    axis = kwargs.get("axis", 0)
+    if "tensors" in kwargs:
+        if args:
+            raise op_error("stack", [], "give the tensors either positionally or as tensors=, not both")
+        return kwargs["tensors"], axis
+    if args and isinstance(args[0], (list, tuple, Iterator)):  # a generator of tensors reads as a list too
+        if len(args) > 2 or (len(args) == 2 and "axis" in kwargs):
+            raise op_error("stack", [], "stack(tensors, axis) takes one list of tensors and one axis")
+        return list(args[0]), args[1] if len(args) == 2 else axis
+    return args, axis  # Theano's older stack(a, b, c)
+
+
+def stacklists(arg: Any) -> Variable:
+    """Nested lists of scalars or tensors stacked into one tensor of the same nesting (Theano's
+    ``T.stacklists``): ``stacklists([[a, b], [c, d]])`` of scalars is a 2x2 matrix.
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> a, b, c, d = T.scalars("abcd")
+        >>> T.stacklists([[a, b], [c, d]]).type
+        float64(2, 2)
+    """
+    if not isinstance(arg, (list, tuple)):
+        return as_tensor_variable(arg)
+    return stack([stacklists(item) for item in arg])  # recursion on the list's nesting, not the graph's depth
 
 
 class Split(Op):
@@ -672,4 +802,5 @@ __all__ = [
     "shape", "shape_i", "reshape", "flatten", "dimshuffle", "transpose", "swapaxes", "expand_dims",
     "alloc", "zeros", "ones", "full", "zeros_like", "ones_like", "broadcast_like", "arange",
     "concatenate", "join", "stack", "split",
+    "shape_padleft", "shape_padright", "shape_padaxis", "stacklists", "mgrid", "ogrid",
 ]

@@ -34,11 +34,12 @@ def _same_type(a: Variable, b: Variable) -> bool:
 
 
 def fold_constants(node: Apply) -> Sequence[Variable] | None:
-    """A node whose inputs are all constants becomes a constant (small results only; never random draws)."""
+    """A node whose inputs are all constants becomes a constant (small results only; never random draws,
+    loops or ops with side effects, such as ``printing.Print``)."""
     if not node.inputs or not all(isinstance(v, Constant) for v in node.inputs):
         return None
-    if isinstance(node.op, (RandomDraw, Scan)):
-        return None
+    if isinstance(node.op, (RandomDraw, Scan)) or getattr(node.op, "has_side_effects", False):
+        return None  # a draw, a loop and an op that acts (printing) happen when the function runs
     try:
         values = node.op.perform(node, [v.data for v in node.inputs])
     except Exception:  # leave the error to run time, where it names the user's line
