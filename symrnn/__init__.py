@@ -14,17 +14,20 @@ Example::
 """
 
 from symrnn import tensor  # noqa: F401, I001  (attaches the tensor language to Variable first)
-from symrnn import lint, printing, sandbox
+from symrnn import ifelse, lint, printing, sandbox, scan_module  # ifelse: Theano's theano.ifelse module
 from symrnn.printing import pp
-from symrnn.compile import Function, In, Out, function
+from symrnn.compile import Function, In, Mode, Out, function
 from symrnn.config import config
-from symrnn.gradient import grad, hessian, jacobian, verify_grad
+from symrnn.gradient import Lop, Rop, grad, hessian, jacobian, verify_grad
+from symrnn.graph import MissingInputError
 from symrnn.graph import clone_replace as clone
 from symrnn.graph import to_networkx
-from symrnn.scan import scan, until
+from symrnn.ops.blas import dot
+from symrnn.scan import foldl, foldr, map, reduce, scan, until  # noqa: A004  (Theano's names)
 from symrnn.tensor.basic import shared
 
 __version__ = "0.1.0"
 
-__all__ = ["Function", "In", "Out", "clone", "config", "function", "grad", "hessian", "jacobian", "lint", "pp",
-           "printing", "sandbox", "scan", "shared", "tensor", "to_networkx", "until", "verify_grad"]
+__all__ = ["Function", "In", "Lop", "MissingInputError", "Mode", "Out", "Rop", "clone", "config", "dot", "foldl",
+           "foldr", "function", "grad", "hessian", "ifelse", "jacobian", "lint", "map", "pp", "printing", "reduce",
+           "sandbox", "scan", "scan_module", "shared", "tensor", "to_networkx", "until", "verify_grad"]

@@ -90,7 +90,12 @@ class GraphTypeError(TypeError):
     """
 
 
-class GraphNdimError(GraphTypeError, ValueError):
+class GraphValueError(GraphTypeError, ValueError):
+    """A wrong argument value where Theano raises ``ValueError`` and symrnn's callers catch ``GraphTypeError``
+    (a bad scan taps specification, a wrong number of step outputs): both ``except`` clauses catch it."""
+
+
+class GraphNdimError(GraphValueError):
     """A value that cannot have the number of dimensions asked for (``as_tensor_variable(v, ndim=2)``).
 
     Theano raises ``ValueError`` here and ``TypeError`` elsewhere for an ndim mistake, so both ``except``
@@ -105,6 +110,11 @@ class GraphNdimError(GraphTypeError, ValueError):
         ...     print(type(exc).__name__, isinstance(exc, TypeError))
         GraphNdimError True
     """
+
+
+class MissingInputError(GraphTypeError):
+    """A graph needs a variable that it was not given (Theano's name): an input that ``function()`` was not
+    told of, or a variable that a ``scan(strict=True)`` body reads without ``non_sequences``."""
 
 
 class GraphShapeError(ValueError, TypeError):
@@ -189,9 +199,12 @@ def _normalize_dtype(dtype: Any) -> str:
 
 
 SUPPORTED_DTYPES = frozenset(
-    ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16", "float32", "float64"]
+    ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16", "float32", "float64",
+     "complex64", "complex128"]
 )
 FLOAT_DTYPES = frozenset(["float16", "float32", "float64"])
+#: Complex values go through arithmetic, ``exp``, ``log`` and the shape ops; no gradient flows into them.
+COMPLEX_DTYPES = frozenset(["complex64", "complex128"])
 INT_DTYPES = frozenset(["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"])
 
 
@@ -270,7 +283,7 @@ class TensorType:
         """
         is_python = not isinstance(value, (np.ndarray, np.generic))
         arr = np.asarray(value)
-        if arr.dtype == object or arr.dtype.kind not in "biuf":
+        if arr.dtype == object or arr.dtype.kind not in "biufc":
             raise GraphTypeError(f"{what}: expected numbers of dtype {self.dtype}, got {arr.dtype} data")
         if arr.ndim != self.ndim:
             raise GraphTypeError(
@@ -475,7 +488,7 @@ class SharedVariable(Variable):
     def __init__(self, value: Any, name: str | None = None, borrow: bool = False,
                  shape: Sequence[int | None] | None = None) -> None:
         arr = np.asarray(value)
-        if arr.dtype.kind not in "biuf":
+        if arr.dtype.kind not in "biufc":
             raise GraphTypeError(f"shared({name!r}): a value of dtype {arr.dtype} is not a number array")
         if arr.dtype == np.float64 and not isinstance(value, (np.ndarray, np.generic)):
             arr = arr.astype(config.floatX)  # Python floats follow floatX, as in Theano
@@ -543,7 +556,7 @@ def constant(value: Any, name: str | None = None, dtype: Any = None, ndim: int |
     if isinstance(value, Variable):
         raise GraphTypeError(f"constant() needs a value, got the symbolic variable {value!r} (at {user_line()})")
     arr = np.asarray(value)
-    if arr.dtype.kind not in "biuf":
+    if arr.dtype.kind not in "biufc":
         raise GraphTypeError(f"constant {name or ''}: cannot make a numeric constant from {value!r} (at {user_line()})")
     if dtype is not None:
         arr = arr.astype(resolve_dtype(dtype))
@@ -654,6 +667,7 @@ class Op:
 
     __props__: tuple[str, ...] = ()
     grads_at_output_shape = False
+    has_side_effects = False  # an op that acts when it runs (printing): never folded into a constant
     comparison = False  # its outputs have no truth value at graph-building time (x < y)
 
     def make_node(self, *inputs: Any) -> Apply:

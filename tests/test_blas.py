@@ -239,3 +239,18 @@ def test_matmul_gradients(name, sx, sy, tx, ty):
         return T.matmul(typed(x, tx) if tx else x, typed(y, ty) if ty else y)
 
     check_grad(fn, [RNG.normal(size=sx), RNG.normal(size=sy)])
+
+
+@pytest.mark.parametrize("left,right", [((4, 2, 3), (4, 3, 5)), ((4, 3), (4, 3, 5)), ((4, 2, 3), (4, 3)),
+                                        ((4, 3), (4, 3)), ((0, 2, 3), (0, 3, 1))])
+def test_batched_dot_is_a_dot_per_batch_entry(left, right):
+    """Theano's T.batched_dot, against NumPy's dot taken one batch entry at a time, and its gradients."""
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=left), rng.normal(size=right)
+    x, y = T.tensor("float64", (None,) * len(left)), T.tensor("float64", (None,) * len(right))
+    want = np.array([np.dot(a[i], b[i]) for i in range(left[0])]).reshape((left[0],) + np.dot(
+        np.zeros(left[1:]), np.zeros(right[1:])).shape)
+    for mode in ("FAST_RUN", "reference"):
+        np.testing.assert_allclose(symrnn.function([x, y], T.batched_dot(x, y), mode=mode)(a, b), want, rtol=1e-12)
+    if left[0]:
+        symrnn.verify_grad(T.batched_dot, [a, b])

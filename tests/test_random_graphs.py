@@ -172,7 +172,8 @@ def _mixed_value(rng, shape, dtype):
     return np.where(rng.random(shape) < 0.2, 0, value).astype(dtype)
 
 
-@settings(max_examples=60 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(max_examples=60 * SCALE, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(mixed_programs(), st.integers(0, 2**31 - 1))
 def test_every_dtype_an_op_accepts_compiles_as_the_reference_computes(program, seed):
     specs, steps = program

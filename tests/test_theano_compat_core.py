@@ -217,3 +217,27 @@ def test_switch_kernels_read_a_number_as_non_zero_is_true():
     cv = np.array([[0.0, np.nan, -0.0], [1e-300, -2.0, 0.0]])
     av = np.arange(6.0).reshape(2, 3)
     np.testing.assert_array_equal(f(cv, av), np.where(cv, av * 2 + 1, av - 3))
+
+
+def test_an_input_update_of_the_wrong_type_is_refused_with_the_users_line():
+    import symrnn
+    from symrnn.compile.io import In
+
+    x, s = T.dscalar("x"), T.dscalar("s")
+    with pytest.raises(TypeError, match=r"In: the update of input 's'.*test_theano_compat_core.py"):
+        symrnn.function([x, In(s, value=1.0, update=T.stack([s, x]))], [])
+
+
+def test_input_states_survive_pickling_and_keep_their_values():
+    import pickle
+
+    import symrnn
+
+    x, s = T.dscalar("x"), T.dscalar("s")
+    f = symrnn.function([x, ((s, s + x), 10.0)], s * 2)
+    assert float(f(1.0)) == 20.0 and float(f["s"]) == 11.0
+    g = pickle.loads(pickle.dumps(f))
+    assert float(g["s"]) == 11.0 and float(g(2.0)) == 22.0 and float(g["s"]) == 13.0
+    assert float(f["s"]) == 11.0  # the copy's state is its own
+    with pytest.raises(KeyError):
+        f["nothing"]

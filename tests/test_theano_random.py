@@ -386,8 +386,6 @@ def test_mrg_six_int_seed_is_accepted():
 # --------------------------------------------------------------------------- how Theano scripts import them
 
 
-@pytest.mark.xfail(reason="needs `from symrnn.tensor import shared_randomstreams` in symrnn/tensor/__init__.py "
-                          "and `from symrnn import sandbox` in symrnn/__init__.py (issue 14)", strict=False)
 def test_theano_import_paths_work_without_importing_the_submodules():
     code = ("import symrnn as theano, symrnn.tensor as T\n"
             "T.shared_randomstreams.RandomStreams(1)\n"

@@ -3,6 +3,7 @@ backends, and the checking modes (``DebugMode``, ``NanGuardMode``)."""
 
 from symrnn.compile.function import Function, UnusedInputError, function
 from symrnn.compile.io import In, Out
+from symrnn.compile.mode import Mode
 from symrnn.compile.nanguardmode import NanGuardError, NanGuardMode
 
-__all__ = ["Function", "In", "Out", "UnusedInputError", "function", "NanGuardMode", "NanGuardError"]
+__all__ = ["Function", "In", "Mode", "Out", "UnusedInputError", "function", "NanGuardMode", "NanGuardError"]

@@ -24,6 +24,7 @@ from symrnn import interpreter
 from symrnn.compile import codegen, numba_kernels
 from symrnn.compile.backends import NUMPY, get_backend
 from symrnn.compile.io import In, Out
+from symrnn.compile.mode import Mode
 from symrnn.compile.nanguardmode import NanGuardMode
 from symrnn.config import config
 from symrnn.graph import (
@@ -31,6 +32,7 @@ from symrnn.graph import (
     Constant,
     GraphShapeError,
     GraphTypeError,
+    MissingInputError,
     SharedVariable,
     Variable,
     as_tensor_variable,
@@ -228,6 +230,47 @@ class Function:
                 out.append(var.type.filter(value, f"{self._label()}: {what}", self.allow_input_downcast))
         return out
 
+    # ---- the values kept for inputs (Theano's f[x], f["x"], f.value[x], f.container[x].value)
+    def _input_index(self, key: Any) -> int:
+        if isinstance(key, Variable):
+            for i, var in enumerate(self.inputs):
+                if var is key:
+                    return i
+        elif isinstance(key, str) and key in self._input_names:
+            return self._input_names[key]
+        raise KeyError(f"{self._label()} has no input {key!r}")
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        """The value kept for an input (its default, or its state after ``In(update=...)``), by variable or name.
+
+        Example::
+
+            >>> import symrnn, symrnn.tensor as T
+            >>> x, s = T.dscalars("x", "s")
+            >>> f = symrnn.function([x, ((s, s + x), 10.0)], [])
+            >>> f(1.0), f["s"]
+            ([], array(11.))
+        """
+        index = self._input_index(key)
+        if index not in self._defaults:
+            raise KeyError(f"{self._label()} keeps no value for input {self.inputs[index]!r}")
+        return self._defaults[index]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        index = self._input_index(key)
+        self._defaults[index] = self.inputs[index].type.filter(value, f"the value of input {index}",
+                                                               self.allow_input_downcast)
+
+    @property
+    def value(self) -> _InputValues:
+        """Theano's ``f.value[x]``: the values kept for inputs, read and set by variable or name."""
+        return _InputValues(self)
+
+    @property
+    def container(self) -> _InputContainers:
+        """Theano's ``f.container[x].value``: the same values, one container per input."""
+        return _InputContainers(self)
+
     def _label(self) -> str:
         return f"function {self.name!r}" if self.name else "function"
 
@@ -264,8 +307,11 @@ class Function:
                 self._compare_with_reference(results, self._interpret([self.backend.to_host(v) for v in values],
                                                                       check_inputs=True))
         n_out = len(self.outputs)
-        for (shared_var, _), value in zip(self.updates, results[n_out:]):
-            self.backend.store_shared(shared_var, value)  # [backend hook] (NumPy: container[0] = value)
+        for (target, _), value in zip(self.updates, results[n_out:]):
+            if isinstance(target, SharedVariable):
+                self.backend.store_shared(target, value)  # [backend hook] (NumPy: container[0] = value)
+            else:  # an input's own state (In(update=...)): its new default
+                self._defaults[self._input_index(target)] = np.asarray(self.backend.to_host(value))
         outputs = [self.backend.output(v, self.return_numpy) for v in results[:n_out]]  # [backend hook]
         if self._single:
             return outputs[0]
@@ -407,6 +453,47 @@ class Function:
         return twin
 
 
+class _InputValues:
+    def __init__(self, fn: Function) -> None:
+        self.fn = fn
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return self.fn[key]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.fn[key] = value
+
+
+class _InputContainer:
+    def __init__(self, fn: Function, key: Any) -> None:
+        self.fn, self.key = fn, key
+
+    @property
+    def value(self) -> np.ndarray:
+        return self.fn[self.key]
+
+    @value.setter
+    def value(self, value: Any) -> None:
+        self.fn[self.key] = value
+
+
+class _InputContainers(_InputValues):
+    def __getitem__(self, key: Any) -> _InputContainer:  # type: ignore[override]
+        self.fn._input_index(key)  # an unknown input is a KeyError now, not at .value
+        return _InputContainer(self.fn, key)
+
+
+def _as_in(entry: Any) -> Any:
+    """Theano's tuple forms of an input: ``(variable, value)`` and ``((variable, update), value)``."""
+    if isinstance(entry, tuple) and len(entry) == 2:
+        head, value = entry
+        if isinstance(head, tuple) and len(head) == 2 and isinstance(head[0], Variable):
+            return In(head[0], value=value, update=head[1])
+        if isinstance(head, Variable) and not isinstance(value, Variable):
+            return In(head, value=value)
+    return entry
+
+
 def _check_node_type(node: Apply, index: int, value: Any, step: Any = None) -> None:
     """DebugMode: a node's value has the dtype and fits the static shape that ``make_node`` inferred."""
     var = node.outputs[index]
@@ -476,6 +563,8 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
         (array(0), array(1), array(301))
     """
     mode = mode or config.mode
+    if isinstance(mode, Mode):  # Theano's Mode(linker, optimizer) names one of symrnn's modes
+        mode = mode.name
     if isinstance(mode, NanGuardMode):  # compiled as built, every value checked (nanguardmode.py)
         pass
     elif mode not in MODES:
@@ -485,8 +574,9 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
         raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', got {on_unused_input!r}")
     if isinstance(inputs, Variable) or not isinstance(inputs, Iterable):
         raise TypeError(f"function() takes a list of input variables, got {inputs!r} (at {user_line()})")
-    inputs = list(inputs)
+    inputs = [_as_in(var) for var in inputs]
     defaults = {i: var.value for i, var in enumerate(inputs) if isinstance(var, In) and var.value is not None}
+    input_updates = [(var.variable, var.update) for var in inputs if isinstance(var, In) and var.update is not None]
     names = {i: var.name for i, var in enumerate(inputs) if isinstance(var, In) and var.name}
     inputs = [var.variable if isinstance(var, In) else var for var in inputs]
     for i, var in enumerate(inputs):
@@ -523,6 +613,13 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
                 update_pairs.append((s, value))
                 pending.append(value)
 
+    for var, update in input_updates:  # an input with a state: its update replaces its default after a call
+        update = as_tensor_variable(update)
+        if update.dtype != var.dtype or update.ndim != var.ndim:
+            raise GraphTypeError(f"In: the update of input {describe(var)} is {describe(update)}; its dtype and "
+                                 f"number of dimensions must be the input's (at {user_line()})")
+        update_pairs.append((var, update))
+
     if givens:
         replace = dict(_pairs(givens))
         everything = out_list + [v for _, v in update_pairs]
@@ -542,7 +639,7 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
                if v.owner is None and not isinstance(v, (Constant, SharedVariable)) and id(v) not in
                {id(i) for i in inputs}]
     if missing:
-        raise GraphTypeError(f"the outputs depend on {', '.join(describe(v) for v in missing)}, which "
+        raise MissingInputError(f"the outputs depend on {', '.join(describe(v) for v in missing)}, which "
                              f"{'is' if len(missing) == 1 else 'are'} not among the inputs of function() "
                              f"(at {user_line()})")
     chosen = get_backend(backend)  # [backend hook] None: config.device; raises a clear error without CuPy/GPU

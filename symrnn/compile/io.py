@@ -9,7 +9,10 @@ from symrnn.graph import Variable, user_line
 
 class In:
     """An input with options, Theano's ``theano.In``: ``value`` is its default when the call omits it,
-    and ``name`` another name to pass it by.
+    ``name`` another name to pass it by, and ``update`` an expression that replaces the default after every
+    call (an input with a state of its own, read and set as ``f[variable]`` or ``f["name"]``).  Theano's
+    tuple forms are accepted in ``function()``'s inputs too: ``(variable, value)`` and
+    ``((variable, update), value)``.
 
     Example::
 
@@ -21,12 +24,14 @@ class In:
     """
 
     def __init__(self, variable: Variable, value: Any = None, name: str | None = None, borrow: bool = False,
-                 mutable: bool = False) -> None:
+                 mutable: bool = False, update: Variable | None = None) -> None:
         if not isinstance(variable, Variable):
             raise TypeError(f"In: {variable!r} is not a symbolic variable")
+        if update is not None and not isinstance(update, Variable):
+            raise TypeError(f"In: update must be a symbolic expression, got {update!r} (at {user_line()})")
         if mutable:
             raise NotImplementedError("In(mutable=True) is not supported: symrnn never writes into inputs")
-        self.variable, self.value, self.name, self.borrow = variable, value, name, borrow
+        self.variable, self.value, self.name, self.borrow, self.update = variable, value, name, borrow, update
 
 
 class Out:

@@ -185,6 +185,29 @@ def matmul(x: Any, y: Any) -> Variable:
     return out
 
 
+def batched_dot(x: Any, y: Any) -> Variable:
+    """``dot(x[i], y[i])`` for each ``i`` of the first axis, Theano's ``T.batched_dot``: a batch of matrices or
+    of vectors on each side (a batch of vectors times a batch of vectors is their row-wise inner products).
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> batched_dot(T.tensor3("a"), T.tensor3("b")).ndim, batched_dot(T.matrix("u"), T.matrix("v")).ndim
+        (3, 1)
+    """
+    x, y = as_tensor_variable(x), as_tensor_variable(y)
+    if x.ndim not in (2, 3) or y.ndim not in (2, 3):
+        raise op_error("batched_dot", [x, y], "each operand must be a batch of vectors (2-d) or of matrices (3-d)")
+    if None not in (x.type.shape[0], y.type.shape[0]) and x.type.shape[0] != y.type.shape[0]:
+        raise op_error("batched_dot", [x, y], f"the batch sizes differ: {x.type.shape[0]} and {y.type.shape[0]}",
+                       GraphShapeError)
+    left = dimshuffle(x, 0, "x", 1) if x.ndim == 2 else x  # a vector is a one-row matrix
+    right = dimshuffle(y, 0, 1, "x") if y.ndim == 2 else y  # ... or a one-column one
+    out = MatMul()(left, right)
+    keep = [0] + ([1] if x.ndim == 3 else []) + ([2] if y.ndim == 3 else [])
+    return dimshuffle(out, keep)
+
+
 def outer(x: Any, y: Any) -> Variable:
     """Outer product of two vectors."""
     x, y = as_tensor_variable(x), as_tensor_variable(y)
@@ -207,4 +230,4 @@ def tensordot(a: Any, b: Any, axes: int = 2) -> Variable:
     return reshape(dot(a2, b2), a_lead + b_tail)
 
 
-__all__ = ["Dot", "MatMul", "dot", "matmul", "outer", "tensordot"]
+__all__ = ["Dot", "MatMul", "batched_dot", "dot", "matmul", "outer", "tensordot"]

@@ -372,15 +372,15 @@ def _relu(x: np.ndarray) -> np.ndarray:
 
 # ---- arithmetic
 add = _elemwise("add", 2, np.add, "{0} + {1}", lambda x, y, z, g: [g, g], "``x + y``.",
-    c_code="{0} + {1}")
+    input_kinds="biufc", c_code="{0} + {1}")
 sub = _elemwise("sub", 2, np.subtract, "{0} - {1}", lambda x, y, z, g: [g, neg(g)], "``x - y``.",
-    c_code="{0} - {1}")
+    input_kinds="biufc", c_code="{0} - {1}")
 mul = _elemwise("mul", 2, np.multiply, "{0} * {1}", lambda x, y, z, g: [mul(g, y), mul(g, x)], "``x * y``.",
-    c_code="{0} * {1}")
+    input_kinds="biufc", c_code="{0} * {1}")
 true_div = _elemwise(
     "true_div", 2, np.true_divide, "{0} / {1}",
     lambda x, y, z, g: [true_div(g, y), neg(true_div(mul(g, z), y))], "``x / y`` (true division).",
-    c_code="{0} / {1}")
+    input_kinds="biufc", c_code="{0} / {1}")
 int_div = _elemwise(
     "int_div", 2, np.floor_divide, "{0} // {1}", _flat,
     "``x // y`` (floor division); its gradient is zero almost everywhere.",
@@ -390,14 +390,14 @@ mod = _elemwise(
     "``x % y`` with Python's sign convention.",
     c_code="symrnn_mod({0}, {1})")
 neg = _elemwise("neg", 1, np.negative, "-{0}", lambda x, z, g: [neg(g)], "``-x``.",
-    c_code="-{0}")
+    input_kinds="biufc", c_code="-{0}")
 pow = _elemwise(
     "pow", 2, np.power, "{0} ** {1}",
     # d/dx is 0 where y == 0 (not 0 * 0 ** -1), and d/dy is 0 where x == 0 (not 0 * log(0)), as in PyTorch
     lambda x, y, z, g: [mul(g, mul(y, pow(switch(eq(y, 0), 1, x), sub(y, 1)))),
                         mul(g, mul(z, log(switch(eq(x, 0), 1, x))))],
     "``x ** y``.",
-    c_code="symrnn_pow({0}, {1})")
+    input_kinds="biufc", c_code="symrnn_pow({0}, {1})")
 maximum = _elemwise(
     "maximum", 2, np.maximum, "xp.maximum({0}, {1})",
     lambda x, y, z, g: [mul(g, ge(x, y)), mul(g, lt(x, y))],
@@ -416,9 +416,9 @@ clip = _elemwise(
 
 # ---- unary math
 exp = _elemwise("exp", 1, np.exp, "xp.exp({0})", lambda x, z, g: [mul(g, z)], "``e ** x``.",
-    c_code="exp({0})")
+    input_kinds="biufc", c_code="exp({0})")
 _log = _elemwise("log", 1, np.log, "xp.log({0})", lambda x, z, g: [true_div(g, x)], "Natural logarithm.",
-    c_code="log({0})")
+    input_kinds="biufc", c_code="log({0})")
 
 
 def _op_name(var: Variable) -> str | None:
@@ -475,9 +475,9 @@ expm1 = _elemwise("expm1", 1, np.expm1, "xp.expm1({0})", lambda x, z, g: [mul(g,
 sqrt = _elemwise("sqrt", 1, np.sqrt, "xp.sqrt({0})", lambda x, z, g: [true_div(mul(g, 0.5), z)], "Square root.",
     c_code="sqrt({0})")
 sqr = _elemwise("sqr", 1, np.square, "xp.square({0})", lambda x, z, g: [mul(g, mul(x, 2))], "``x * x``.",
-    c_code="{0} * {0}")
+    input_kinds="biufc", c_code="{0} * {0}")
 abs_ = _elemwise("abs", 1, np.abs, "xp.abs({0})", lambda x, z, g: [mul(g, sign(x))], "Absolute value.",
-    c_code="symrnn_abs({0})")
+    input_kinds="biufc", c_code="symrnn_abs({0})")
 sign = _elemwise("sign", 1, np.sign, "xp.sign({0})", _flat, "Sign: -1, 0 or 1.",
     c_code="symrnn_sign({0})")
 floor = _elemwise("floor", 1, np.floor, "xp.floor({0})", _flat, "Round down.",
@@ -521,6 +521,15 @@ _relu_op = _elemwise("relu", 1, _relu, "xp.maximum({0}, 0)", lambda x, z, g: [mu
                      "Rectified linear unit ``max(x, 0)``.",
     c_code="symrnn_maximum({0}, ({T})0)", out_code="xp.maximum({0}, 0, out={out})")
 
+# ---- complex numbers (no gradient flows into a complex value; on a real value these are the identity or 0)
+real = _elemwise("real", 1, np.real, "xp.array(xp.real({0}))", lambda x, z, g: [g], "The real part.",
+                 input_kinds="biufc")
+imag = _elemwise("imag", 1, np.imag, "xp.array(xp.imag({0}))", _flat, "The imaginary part.", input_kinds="biufc")
+conj = _elemwise("conj", 1, np.conjugate, "xp.conjugate({0})", lambda x, z, g: [g], "The complex conjugate.",
+                 input_kinds="biufc")
+angle = _elemwise("angle", 1, np.angle, "xp.angle({0})", _flat, "The argument (angle) of a complex number.",
+                  input_kinds="biufc")
+
 # ---- comparisons and logic (no gradient: their outputs are bool)
 lt = _elemwise("lt", 2, np.less, "{0} < {1}", out_dtype="bool", comparison=True, doc="``x < y``.",
     c_code="{0} < {1}")
@@ -531,9 +540,9 @@ le = _elemwise("le", 2, np.less_equal, "{0} <= {1}", out_dtype="bool", compariso
 ge = _elemwise("ge", 2, np.greater_equal, "{0} >= {1}", out_dtype="bool", comparison=True, doc="``x >= y``.",
     c_code="{0} >= {1}")
 eq = _elemwise("eq", 2, np.equal, "{0} == {1}", out_dtype="bool", comparison=True, doc="Elementwise ``x == y``.",
-    c_code="{0} == {1}")
+    input_kinds="biufc", c_code="{0} == {1}")
 neq = _elemwise("neq", 2, np.not_equal, "{0} != {1}", out_dtype="bool", comparison=True, doc="Elementwise ``x != y``.",
-    c_code="{0} != {1}")
+    input_kinds="biufc", c_code="{0} != {1}")
 isnan = _elemwise("isnan", 1, np.isnan, "xp.isnan({0})", out_dtype="bool", doc="Elementwise NaN test.",
     c_code="symrnn_isnan({0})")
 and_ = _elemwise("and", 2, np.bitwise_and, "{0} & {1}", input_kinds="biu", doc="Bitwise/logical and.",
@@ -688,7 +697,8 @@ __all__ = [
     "Elemwise", "Cast", "C_PREAMBLE", "broadcast_static_shapes", "cast",
     "add", "sub", "mul", "true_div", "true_divide", "int_div", "floor_div", "mod", "neg", "pow",
     "maximum", "minimum", "clip", "exp", "log", "log1p", "expm1", "sqrt", "sqr", "abs", "abs_", "sign",
-    "floor", "ceil", "round_", "sin", "cos", "tanh", "sigmoid", "hard_sigmoid", "softplus", "relu",
+    "floor", "ceil", "round_", "sin", "cos", "tanh", "real", "imag", "conj", "angle", "sigmoid", "hard_sigmoid",
+    "softplus", "relu",
     "lt", "gt", "le", "ge", "eq", "neq", "isnan", "and_", "or_", "xor", "invert", "logical_not", "not_",
     "switch", "where",
 ]
