@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 import numpy as np
+from tqdm import tqdm
 
 import symrnn
 import symrnn.tensor as T
@@ -124,39 +125,10 @@ def build_model(task: Task, model: str, seed: int, learning_rate: float = 0.01) 
             "compile_s": time.perf_counter() - started}
 
 
-class Progress:
-    """A progress bar: tqdm's when it is installed, else a small text bar on ``stream``."""
-
-    def __init__(self, total: int, stream: TextIO, enabled: bool = True) -> None:
-        self.total, self.done, self.stream, self.enabled = total, 0, stream, enabled
-        self._bar = None
-        if enabled:
-            try:
-                from tqdm import tqdm
-
-                self._bar = tqdm(total=total, file=stream, unit="step", leave=False)
-            except ImportError:
-                pass
-
-    def update(self, n: int, label: str) -> None:
-        self.done += n
-        if not self.enabled:
-            return
-        if self._bar is not None:
-            self._bar.set_description(label)
-            self._bar.update(n)
-            return
-        width = 30
-        filled = int(width * self.done / max(self.total, 1))
-        self.stream.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {label:<20}")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-        elif self.enabled:
-            self.stream.write("\r" + " " * 72 + "\r")
-            self.stream.flush()
+def progress_bar(total: int, stream: TextIO, enabled: bool = True) -> tqdm:
+    """tqdm's progress bar on ``stream``; off when ``enabled`` is false or ``stream`` is not a terminal (a log
+    file gets no carriage returns)."""
+    return tqdm(total=total, file=stream, unit="step", leave=False, disable=None if enabled else True)
 
 
 def run_demo(out: str = "symrnn-out", steps: int | None = None, seed: int = 0, models: tuple[str, ...] = MODELS,
@@ -182,7 +154,7 @@ def run_demo(out: str = "symrnn-out", steps: int | None = None, seed: int = 0, m
     extras: list[str] = []
     total = sum((steps or task.steps) for task in TASKS) * len(models)
     print(f"symrnn demo: {len(models)} models x {len(TASKS)} tasks, {total} training steps in all", file=stream)
-    bar = Progress(total, sys.stderr if stream is sys.stdout else stream, enabled=progress)
+    bar = progress_bar(total, sys.stderr if stream is sys.stdout else stream, enabled=progress)
     try:
         for task in TASKS:
             n_steps = steps or task.steps
@@ -199,7 +171,8 @@ def run_demo(out: str = "symrnn-out", steps: int | None = None, seed: int = 0, m
                     loss = float(built["train"](*task.make_batch(rng, BATCH)))
                     curve.append(loss)
                     if step % 10 == 9 or step == n_steps - 1:
-                        bar.update(10 if step % 10 == 9 else (step % 10) + 1, f"{task.name}/{model}")
+                        bar.set_description(f"{task.name}/{model}")
+                        bar.update(10 if step % 10 == 9 else (step % 10) + 1)
                 train_s = time.perf_counter() - started
                 test_loss = float(built["loss"](test_x, test_y))
                 save_params(os.path.join(out, f"{task.name}_{model}.npz"), built["params"])
@@ -274,21 +247,34 @@ def _print_table(results: dict[str, Any], stream: TextIO) -> None:
         by_task.setdefault(r["task"], {})[r["model"]] = r["test_loss"]
     for task, losses in by_task.items():
         if {"lstm", "buggy_lstm"} <= set(losses):
-            ratio = losses["buggy_lstm"] / max(losses["lstm"], 1e-12)
-            print(f"{task}: the correct LSTM's test MSE is {ratio:.1f}x lower than the shared-preactivation "
-                  f"LSTM's", file=stream)
+            print(f"{task}: {_compare('the correct LSTM', losses['lstm'], losses['buggy_lstm'])} the "
+                  f"shared-preactivation LSTM's", file=stream)
+
+
+def _compare(what: str, mine: float, theirs: float) -> str:
+    """``what``'s test MSE against another's, in words that hold either way (a short run may favour either).
+
+    Example::
+
+        >>> _compare("the correct LSTM", 0.002, 0.008), _compare("the correct LSTM", 0.03, 0.02)
+        ("the correct LSTM's test MSE is 4.0x lower than", "the correct LSTM's test MSE is 1.5x higher than")
+    """
+    ratio = theirs / max(mine, 1e-12)
+    if ratio >= 1.05:
+        return f"{what}'s test MSE is {ratio:.1f}x lower than"
+    if ratio <= 1 / 1.05:
+        return f"{what}'s test MSE is {1 / ratio:.1f}x higher than"
+    return f"{what}'s test MSE is about the same as"
 
 
 def _plot(out: str, results: dict[str, Any]) -> bool:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+    try:  # a Figure of its own, without pyplot: the caller's matplotlib backend is left alone
+        from matplotlib.figure import Figure
     except ImportError:
         return False
     tasks = list(results["tasks"])
-    fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4))
+    fig = Figure(figsize=(6 * len(tasks), 4))
+    axes = fig.subplots(1, len(tasks))
     for ax, task in zip(np.atleast_1d(axes), tasks):
         for r in results["runs"]:
             if r["task"] == task:
@@ -304,5 +290,4 @@ def _plot(out: str, results: dict[str, Any]) -> bool:
     fig.tight_layout()
     with atomic_write(os.path.join(out, "loss_curves.png")) as handle:
         fig.savefig(handle, format="png", dpi=100)
-    plt.close(fig)
     return True

@@ -36,9 +36,63 @@ def test_demo_prints_the_comparison_table_and_the_output_folder(demo):
     assert "lower than the shared-preactivation LSTM's" in proc.stdout
 
 
-def test_demo_shows_a_progress_bar(demo):
+def test_demo_writes_no_progress_bar_into_a_pipe_or_log_file(demo):
+    """Issue 16: the hand-written fallback bar wrote carriage returns even into a log file."""
     proc, _ = demo
-    assert "adding/lstm" in proc.stderr or "step" in proc.stderr
+    assert "\r" not in proc.stderr and "\r" not in proc.stdout
+
+
+def test_the_progress_bar_is_tqdm_on_a_terminal():
+    import io
+
+    from symrnn.demo import progress_bar
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    screen = Terminal()
+    bar = progress_bar(20, screen)
+    bar.set_description("adding/lstm")
+    bar.update(10)
+    bar.refresh()  # tqdm redraws at most every 0.1 s by itself
+    bar.close()
+    assert "adding/lstm" in screen.getvalue() and "10/20" in screen.getvalue()
+    quiet = Terminal()
+    bar = progress_bar(20, quiet, enabled=False)
+    bar.update(10)
+    bar.close()
+    assert quiet.getvalue() == ""
+
+
+def test_the_demo_table_says_which_lstm_did_better_either_way():
+    """Issue 16: after a short run the correct LSTM was worse, and the demo still said '1.0x lower'."""
+    import io
+
+    from symrnn.demo import _print_table
+
+    def table(lstm, buggy):
+        runs = [{"task": "adding", "model": m, "n_params": 1, "test_loss": loss, "baseline": 0.17, "compile_s": 0.1,
+                 "train_s": 1.0} for m, loss in (("lstm", lstm), ("buggy_lstm", buggy))]
+        stream = io.StringIO()
+        _print_table({"runs": runs}, stream)
+        return stream.getvalue()
+
+    assert "4.0x lower than" in table(0.002, 0.008)
+    assert "1.5x higher than" in table(0.03, 0.02)
+    assert "about the same as" in table(0.1, 0.101)
+
+
+def test_plotting_leaves_the_matplotlib_backend_alone(tmp_path):
+    """Issue 16: the demo called matplotlib.use("Agg") inside the library, changing a notebook's backend."""
+    matplotlib = pytest.importorskip("matplotlib", reason="the plots need the optional matplotlib")
+    from symrnn.demo import _plot
+
+    before = matplotlib.get_backend()
+    runs = [{"task": "adding", "model": "lstm", "curve": list(np.linspace(1, 0.1, 50))}]
+    assert _plot(str(tmp_path), {"tasks": {"adding": "adding problem"}, "runs": runs})
+    assert (tmp_path / "loss_curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert matplotlib.get_backend() == before
 
 
 def test_demo_writes_results_json_and_csv(demo):

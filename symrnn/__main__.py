@@ -1,0 +1,7 @@
+"""``python -m symrnn``: the ``symrnn`` command."""
+
+import sys
+
+from symrnn.cli import main
+
+sys.exit(main())
