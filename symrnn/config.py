@@ -23,6 +23,10 @@ _ALLOWED = {
     "kernels": ("numpy", "numba"),
     # Theano's test values: symrnn has none (static shapes catch shape mistakes while the graph is built), so
     # only Theano's default, "off", is accepted
+    # BLAS threads while a compiled function runs (threadpoolctl): the small matrix products of a loop
+    # gain nothing from threads and lose badly when the cores are busy (docs/performance.md); None: the
+    # BLAS library's own setting
+    "blas_threads": (1, None, *range(2, 257)),
     "compute_test_value": ("off",),
     "print_test_value": (False,),
 }
@@ -65,8 +69,11 @@ class _Flags:
             value = _BOOLEANS[value.lower()]  # from SYMRNN_FLAGS
         elif isinstance(allowed[0], bool) and isinstance(value, int) and value in (0, 1):
             value = bool(value)  # Theano's BoolParam takes 0 and 1 too
+        elif key == "blas_threads" and isinstance(value, str):  # from SYMRNN_FLAGS: a number, or "None"
+            value = None if value in ("None", "none", "default") else int(value) if value.isdigit() else value
         if value not in allowed or isinstance(value, bool) != isinstance(allowed[0], bool):
-            raise ValueError(f"{self._prefix}{key} must be one of {allowed}, got {value!r}{_NOTES.get(key, '')}")
+            choices = "a number of threads from 1 to 256, or None" if key == "blas_threads" else f"one of {allowed}"
+            raise ValueError(f"{self._prefix}{key} must be {choices}, got {value!r}{_NOTES.get(key, '')}")
         object.__setattr__(self, key, value)
 
 

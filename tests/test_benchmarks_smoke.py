@@ -79,3 +79,14 @@ def test_threads_benchmark_quick(tmp_path):
     for entry in results["sizes"].values():
         assert entry["one_thread_ms"]["pool"] > 0 and entry["one_thread_ms"]["fixed_cache"] > 0
         assert all(entry[f"{n}_threads"]["results_equal_serial"] for n in (1, 2, 4))
+
+
+def test_blas_threads_benchmark_quick(tmp_path):
+    """benchmarks/blas_threads.py runs end to end and reports both settings (no timing is checked)."""
+    out = tmp_path / "blas.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "blas_threads.py"), "--quick", "--json",
+                           str(out)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = json.loads(out.read_text())
+    for key in ("quiet", "loaded"):
+        assert results[key]["one_thread"] > 0 and results[key]["library_default"] > 0

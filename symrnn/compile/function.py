@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from symrnn import interpreter
-from symrnn.compile import codegen, numba_kernels
+from symrnn.compile import codegen, numba_kernels, threads
 from symrnn.compile.backends import NUMPY, get_backend
 from symrnn.compile.io import In, Out
 from symrnn.compile.mode import Mode
@@ -297,8 +297,14 @@ class Function:
         else:
             if self.profile is not None:
                 started = time.perf_counter()
-            results = self._run_compiled([self.backend.prepare_input(v) for v in values],  # [backend hook]
-                                         [self.backend.load_shared(s) for s in self._compiled_shared])
+            blas = config.blas_threads
+            previous = threads.set_blas_threads(blas) if blas is not None else None  # (compile/threads.py)
+            try:
+                results = self._run_compiled([self.backend.prepare_input(v) for v in values],  # [backend hook]
+                                             [self.backend.load_shared(s) for s in self._compiled_shared])
+            finally:
+                if previous is not None:
+                    threads.restore(previous)
             if self.profile is not None:
                 self.profile.function_calls += 1
                 self.profile.function_seconds += time.perf_counter() - started
