@@ -440,3 +440,20 @@ def test_dropout_wrapper_step_in_a_user_written_scan_keeps_the_recurrence_clean(
     assert dropped.any() and not dropped.all()
     np.testing.assert_allclose(out_w[~dropped], out_p[~dropped] / 0.3, rtol=1e-12)
     assert not np.array_equal(f(values)[0] == 0, dropped)  # fresh masks on every call
+
+
+def test_a_batch_major_mask_is_an_error_in_the_users_words():
+    """Issue 16: a (B, T) mask gave 'fused{mul,mul,add}: runtime shapes (5, 1), (3, 4) ... do not match'."""
+    import symrnn
+    from symrnn.ops.gradops import ShapeMismatchError
+
+    cell = nn.LSTMCell(3, 4, seed=0)
+    x, mask = T.tensor3("x"), T.matrix("mask")
+    out, _ = nn.rnn(cell, x, mask=mask)  # the user's line
+    f = symrnn.function([x, mask], out.sum())
+    np.testing.assert_allclose(f(np.zeros((3, 5, 3)), np.ones((3, 5))), f(np.zeros((3, 5, 3)), np.ones((3, 5))))
+    with pytest.raises(ShapeMismatchError) as info:
+        f(np.zeros((3, 5, 3)), np.ones((5, 3)))
+    message = str(info.value)
+    assert "masks are time-major, (T, B)" in message and "'mask'" in message and "(5, 3)" in message
+    assert "test_cells.py" in message and "fused" not in message.splitlines()[0]

@@ -330,6 +330,8 @@ def _check_sequence(inputs: Variable, cell: Cell, mask: Any) -> tuple[Variable, 
     mask = as_tensor_variable(mask)
     if mask.ndim != 2:
         raise GraphTypeError(f"rnn: the mask must be (T, B), got {mask.type!r} (at {user_line()})")
+    mask = T.specify_shape(mask, (T.shape_i(inputs, 0), T.shape_i(inputs, 1)),  # a (B, T) mask is a clear error
+                           hint="rnn: masks are time-major, (T, B), like the inputs' first two axes")
     return inputs, T.cast(mask, inputs.dtype)
 
 

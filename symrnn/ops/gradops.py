@@ -221,9 +221,12 @@ class SpecifyShape(Op):
     """``x`` with a known shape: the output's static shape holds the constant sizes, and the run-time
     shape is checked against all of them."""
 
-    __props__ = ()
+    __props__ = ("hint",)
     view_map = {0: 0}
     name = "specify_shape"
+
+    def __init__(self, hint: str = "") -> None:
+        self.hint = hint  # what a mismatch means, in the words of the function that asked (nn.rnn's mask)
 
     def make_node(self, x: Any, *dims: Variable) -> Apply:
         x = as_tensor_variable(x)
@@ -262,15 +265,19 @@ class SpecifyShape(Op):
 
 def _check_shape(node: Apply, have: tuple[int, ...], want: tuple[int, ...]) -> None:
     if tuple(have) != tuple(want):
+        if node.op.hint:
+            raise ShapeMismatchError(f"{node.op.hint}: {describe(node.inputs[0])} has shape {tuple(have)}, expected "
+                                     f"{tuple(want)} (at {node.trace})")
         raise ShapeMismatchError(f"specify_shape: {describe(node.inputs[0])} has shape {tuple(have)} at run time, "
                                  f"but specify_shape says {tuple(want)} (at {node.trace}); fix the value's shape "
                                  f"or the shape given to specify_shape")
 
 
-def specify_shape(x: Any, shape: Any) -> Variable:
+def specify_shape(x: Any, shape: Any, hint: str = "") -> Variable:
     """Theano's ``T.specify_shape``: ``x``, promised to have ``shape`` (ints, symbolic int scalars, or an int
     vector of static length).  Constant sizes become the output's static shape; every size is checked at
-    run time with an error naming ``x`` and the line that called ``specify_shape``.
+    run time with an error naming ``x`` and the line that called ``specify_shape`` (``hint``, if given, says
+    what a mismatch means).
 
     Example::
 
@@ -283,7 +290,7 @@ def specify_shape(x: Any, shape: Any) -> Variable:
         array(6.)
     """
     x = as_tensor_variable(x)
-    return SpecifyShape()(x, *_dims_of("specify_shape", shape))
+    return SpecifyShape(hint)(x, *_dims_of("specify_shape", shape))
 
 
 __all__ = ["ZeroGrad", "ConsiderConstant", "DisconnectedGrad", "UndefinedGrad", "GradClip", "GradScale", "SpecifyShape",
