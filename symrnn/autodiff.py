@@ -173,10 +173,7 @@ def grad(cost: Variable | None, wrt: Variable | Sequence[Variable], consider_con
                    " (only through consider_constant)" if stop and id(var) in ancestors(roots) else "")
             message = (f"grad: the cost does not depend on {describe(var)}{why}; pass "
                        f"disconnected_inputs='ignore' to get zeros (at {user_line()})")
-            if disconnected_inputs == "raise":
-                raise DisconnectedInputError(message)
-            if disconnected_inputs == "warn":
-                warnings.warn(message, stacklevel=2)
+            report_disconnected(message, disconnected_inputs)
             results.append(None if return_disconnected == "none" else _float_zeros_like(var))
             continue
         if var.dtype not in FLOAT_DTYPES:
@@ -216,6 +213,15 @@ def to_input_type(var: Variable, g: Variable) -> Variable:
     """
     g = sum_to(g, var.type.shape)
     return g if g.dtype == var.dtype else cast(g, var.dtype)
+
+
+def report_disconnected(message: str, policy: str) -> None:
+    """What ``disconnected_inputs="raise" | "warn" | "ignore"`` asks for: a :class:`DisconnectedInputError`, a
+    warning (pointing at the user's call), or nothing."""
+    if policy == "raise":
+        raise DisconnectedInputError(message)
+    if policy == "warn":
+        warnings.warn(message, stacklevel=3)  # the caller of grad() or Rop()
 
 
 def ancestors_stopping(roots: Sequence[Variable], stop: Sequence[Variable]) -> set[int]:

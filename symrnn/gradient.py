@@ -17,7 +17,6 @@ Example::
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -29,6 +28,7 @@ from symrnn.autodiff import (
     GradNotImplementedError,
     NullGradientError,
     grad,
+    report_disconnected,
 )
 from symrnn.compile.function import function
 from symrnn.graph import (
@@ -171,10 +171,7 @@ def Rop(f: Any, wrt: Any, eval_points: Any, disconnected_outputs: str = "raise",
         if i not in jvps:
             message = (f"Rop: f[{i}] ({describe(out)}) does not depend on wrt (or only through ops that pass no "
                        f"gradient); pass disconnected_outputs='ignore' to get zeros (at {user_line()})")
-            if disconnected_outputs == "raise":
-                raise DisconnectedInputError(message)
-            if disconnected_outputs == "warn":
-                warnings.warn(message, stacklevel=2)
+            report_disconnected(message, disconnected_outputs)
             results.append(None if return_disconnected.lower() == "none" else zeros_like(out))
             continue
         jvp = jvps[i]
