@@ -293,15 +293,17 @@ class TensorType:
             safe = np.can_cast(arr.dtype, self.dtype, "safe")
             if is_python and not safe and arr.dtype.kind in "iu" and self.dtype in FLOAT_DTYPES:
                 safe = True  # a Python int list into a float input, as Theano allows
-            if is_python and arr.dtype.kind in "iub" and self.dtype in INT_DTYPES:
-                safe = np.array_equal(arr.astype(self.dtype), arr)  # Python ints that fit
+            if arr.dtype.kind in "iub" and self.dtype in INT_DTYPES:
+                # integers that fit: Python ints, and NumPy's int64 labels into an int32 input (issue 16)
+                safe = np.array_equal(arr.astype(self.dtype), arr)
             downcast_ok = allow_downcast or (
                 allow_downcast is None and is_python and self.dtype == config.floatX
             )
             if not (safe or downcast_ok):
+                lost = "values that do not fit" if arr.dtype.kind in "iub" and self.dtype in INT_DTYPES else "precision"
                 raise GraphTypeError(
                     f"{what}: expected dtype {self.dtype}, got {arr.dtype}; converting would lose "
-                    f"precision (cast it yourself, or pass allow_input_downcast=True)"
+                    f"{lost} (cast it yourself, or pass allow_input_downcast=True)"
                 )
             arr = arr.astype(self.dtype)
         if not self.accepts_shape(arr.shape):

@@ -162,8 +162,9 @@ def test_input_conversion_rules():
     i = T.ivector("i")
     h = symrnn.function([i], i + 1)
     np.testing.assert_array_equal(h([1, 2]), [2, 3])  # Python ints that fit
+    np.testing.assert_array_equal(h(np.array([1, 2], dtype="int64")), [2, 3])  # int64 values that fit (issue 16)
     with pytest.raises(TypeError):
-        h(np.array([1, 2], dtype="int64"))
+        h(np.array([1, 2 ** 33], dtype="int64"))
 
 
 def test_python_floats_downcast_to_floatx(monkeypatch):
@@ -329,3 +330,16 @@ def test_any_function_name_compiles_and_cannot_shadow_the_module(name):
     assert definition.name.isidentifier() and not keyword.iskeyword(definition.name)
     assert definition.name not in ("xp", "np") and not definition.name.startswith("_")
     assert f.name == name  # the user's name is kept as given, for errors and printing
+
+
+def test_numpy_int64_labels_go_into_an_int32_input_when_every_value_fits():
+    """Issue 16: NumPy's default int64 labels into T.ivector failed; values that do not fit still fail."""
+    y = T.ivector("y")
+    f = symrnn.function([y], y * 2)
+    got = f(np.array([1, 2, 3], dtype="int64"))
+    assert got.dtype == np.int32 and got.tolist() == [2, 4, 6]
+    with pytest.raises(TypeError, match="input 0 .'y'.*int64.*values that do not fit"):
+        f(np.array([2 ** 40], dtype="int64"))
+    v = T.fvector("v")
+    with pytest.raises(TypeError, match="would lose precision"):
+        symrnn.function([v], v * 1)(np.ones(2))  # float64 into float32 stays refused
