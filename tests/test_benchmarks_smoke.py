@@ -90,3 +90,12 @@ def test_blas_threads_benchmark_quick(tmp_path):
     results = json.loads(out.read_text())
     for key in ("quiet", "loaded"):
         assert results[key]["one_thread"] > 0 and results[key]["library_default"] > 0
+
+
+def test_traversals_benchmark_quick(tmp_path):
+    """benchmarks/traversals.py runs, and networkx's walk finds the nodes symrnn's does (no timing is checked)."""
+    out = tmp_path / "walks.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "traversals.py"), "--quick", "--json",
+                           str(out)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert {"lstm_training_graph", "chain"} <= set(json.loads(out.read_text()))
