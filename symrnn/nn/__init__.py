@@ -22,7 +22,9 @@ from symrnn.nn.cells import (
 from symrnn.nn.interop import export_torch_weights, load_torch_weights
 from symrnn.nn.io import load_params, save_params
 from symrnn.nn.layers import Dense, Embedding
+from symrnn.nn.recurrent import GRU, LSTM, RNN
 
-__all__ = ["Cell", "Dense", "DropoutWrapper", "Embedding", "GRUCell", "LSTMCell", "MultiRNNCell", "RNNCell",
+__all__ = ["GRU", "LSTM", "RNN",  # the PyTorch-style layers
+           "Cell", "Dense", "DropoutWrapper", "Embedding", "GRUCell", "LSTMCell", "MultiRNNCell", "RNNCell",
            "bidirectional_rnn", "export_torch_weights", "init", "io", "load_params", "load_torch_weights", "losses",
            "optimizers", "rnn", "save_params"]
