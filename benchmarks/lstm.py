@@ -159,7 +159,7 @@ def make_symrnn(mode: str, graph: tuple, x_value: np.ndarray, kernels: str = "nu
         symrnn.config.kernels = "numpy"
     first_call_s, _ = timed(lambda: train(x_value))
     fwd(x_value)
-    names = list(cell.params)
+    names = [key for key, _ in cell.params.local_items()]
 
     def result() -> tuple[float, dict[str, np.ndarray]]:
         loss_value, *grad_values = train(x_value)
@@ -338,7 +338,7 @@ def build_impls(shape: tuple[int, int, int, int], peers: list[str], errors: dict
     B, n_steps, n_in, H = shape
     graph = lstm_graph(n_in, H, seed)
     cell = graph[0]
-    params = {k: np.ascontiguousarray(v.get_value()) for k, v in cell.params.items()}
+    params = {k: np.ascontiguousarray(v.get_value()) for k, v in cell.params.local_items()}
     x_value = np.random.default_rng(seed + 1).standard_normal((n_steps, B, n_in)).astype(DTYPE)
     impls = [make_symrnn("FAST_RUN", graph, x_value), make_symrnn("FAST_COMPILE", graph, x_value),
              make_numpy(params, x_value)]

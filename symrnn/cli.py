@@ -99,8 +99,8 @@ def build_cell_graph(kind: str, input_size: int = 3, units: int = 4, grad: bool 
 
         >>> outputs, labels = build_cell_graph("gru", grad=True)
         >>> sorted(labels)
-        ['cost', 'd cost / d gru.U_h', 'd cost / d gru.U_r', 'd cost / d gru.U_z', 'd cost / d gru.W_h', \
-'d cost / d gru.W_r', 'd cost / d gru.W_z', 'd cost / d gru.b_h', 'd cost / d gru.b_r', 'd cost / d gru.b_z']
+        ['cost', 'd cost / d gru/U_h', 'd cost / d gru/U_r', 'd cost / d gru/U_z', 'd cost / d gru/W_h', \
+'d cost / d gru/W_r', 'd cost / d gru/W_z', 'd cost / d gru/b_h', 'd cost / d gru/b_r', 'd cost / d gru/b_z']
     """
     makers = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell, "buggy-lstm": SharedPreactLSTMCell}
     cell = makers[kind](input_size, units, seed=0)

@@ -95,19 +95,19 @@ TASKS = (
 )
 
 
-def make_cell(model: str, n_in: int, seed: int) -> Any:
+def make_cell(model: str, n_in: int, seed: int, dtype: str = "float32") -> Any:
     """The cell for a model name: ``rnn``, ``buggy_lstm`` (the articles' bug), ``lstm`` or ``gru``."""
     makers = {"rnn": nn.RNNCell, "buggy_lstm": SharedPreactLSTMCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}
     if model not in makers:
         raise ValueError(f"unknown model {model!r}; choose one of {sorted(makers)}")
-    return makers[model](n_in, HIDDEN, seed=seed, name=model)
+    return makers[model](n_in, HIDDEN, seed=seed, name=model, dtype=dtype)
 
 
 def build_model(task: Task, model: str, seed: int, learning_rate: float = 0.01) -> dict[str, Any]:
     """Define, differentiate and compile one model: ``train(x, y) -> loss`` (with Adam updates) and ``loss``."""
     x_probe, y_probe = task.make_batch(np.random.default_rng(0), 1)
     cell = make_cell(model, x_probe.shape[2], seed)
-    readout = nn.Dense(HIDDEN, y_probe.shape[-1], seed=seed + 1, name=f"{model}_readout")
+    readout = nn.Dense(HIDDEN, y_probe.shape[-1], seed=seed + 1, name=f"{model}_readout", dtype="float32")
     x = T.tensor3("x", dtype="float32")
     y = T.tensor("float32", (None,) * y_probe.ndim, name="y")
     outputs, _ = nn.rnn(cell, x)
@@ -115,8 +115,7 @@ def build_model(task: Task, model: str, seed: int, learning_rate: float = 0.01) 
         loss = nn.losses.mse(readout(outputs[-1]), y)
     else:
         loss = nn.losses.mse(readout(outputs)[task.warmup:], y[task.warmup:])
-    params = {**{f"cell.{k}": v for k, v in cell.params.items()},
-              **{f"readout.{k}": v for k, v in readout.params.items()}}
+    params = nn.params(cell, readout)  # by full name: lstm/W_i ... lstm_readout/b
     started = time.perf_counter()
     train = symrnn.function([x, y], loss, updates=adam(loss, list(params.values()), learning_rate=learning_rate),
                             name=f"train_{model}")

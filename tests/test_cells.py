@@ -48,7 +48,7 @@ def torch_layout_grads(kind, layer_cell, grads, k):
     """Per-gate gradients, rearranged into PyTorch's parameter layout (written independently of symrnn)."""
     gates = TORCH_GATES[kind]
     key = lambda gate, kind_: kind_ if not gate else f"{kind_}_{gate}"  # noqa: E731
-    g = {name: grads[id(var)] for name, var in layer_cell.params.items()}
+    g = {name: grads[id(var)] for name, var in layer_cell.params.local_items()}
     out = {f"grad_weight_ih_l{k}": np.concatenate([g[key(gt, "W")].T for gt in gates]),
            f"grad_weight_hh_l{k}": np.concatenate([g[key(gt, "U")].T for gt in gates])}
     b_ih = [g[key(gt, "b")] for gt in gates]
@@ -118,7 +118,7 @@ def test_torch_weights_round_trip(kind):
     # Loading what was exported gives the same cell (the two biases are combined, so compare per-gate values).
     again, _ = make_cell(kind, n_in, g["h0"].shape[-1], 2)
     nn.load_torch_weights(again, exported)
-    for (name, a), b in zip(cell.params.items(), again.params.values()):
+    for (name, a), b in zip(cell.params.local_items(), again.params.values()):
         np.testing.assert_allclose(a.get_value(), b.get_value(), rtol=1e-12, err_msg=name)
 
 
@@ -127,13 +127,13 @@ def test_loaded_weights_match_an_independent_mapping():
     cell, _ = make_cell("gru", g["x"].shape[2], g["h0"].shape[-1], 1)
     nn.load_torch_weights(cell, g)
     want = ref.torch_to_symrnn("gru", g, layer=0)
-    for name, var in cell.params.items():
+    for name, var in cell.params.local_items():
         np.testing.assert_allclose(var.get_value(), want[name], rtol=1e-12, err_msg=name)
 
 
 def test_torch_weights_are_checked_before_anything_changes():
     cell = nn.LSTMCell(4, 6, seed=0)
-    before = {k: v.get_value() for k, v in cell.params.items()}
+    before = {k: v.get_value() for k, v in cell.params.local_items()}
     g = golden("lstm", 1, "float64")
     weights = {k: v for k, v in g.items() if k.startswith(("weight_", "bias_"))}
     broken = dict(weights, bias_hh_l0=np.zeros(5))
@@ -142,7 +142,7 @@ def test_torch_weights_are_checked_before_anything_changes():
     missing = {k: v for k, v in weights.items() if k != "weight_hh_l0"}
     with pytest.raises(KeyError, match="weight_hh_l0"):
         nn.load_torch_weights(cell, missing)
-    for k, v in cell.params.items():
+    for k, v in cell.params.local_items():
         np.testing.assert_array_equal(v.get_value(), before[k])
     with pytest.raises(TypeError, match="reset_after=True"):
         nn.load_torch_weights(nn.GRUCell(4, 6), weights)
@@ -175,7 +175,7 @@ def test_tf1_gru_matches_numpy_reference(mode):
     cand_bias = rng.uniform(-0.5, 0.5, n_hidden)
     params = ref.tf1_gru_params_from_kernels(gate_kernel, gate_bias, cand_kernel, cand_bias, n_in)
     cell = nn.GRUCell(n_in, n_hidden, reset_after=False)
-    for name, var in cell.params.items():
+    for name, var in cell.params.local_items():
         var.set_value(params[name])
     xs, h0 = rng.normal(size=(6, 2, n_in)), rng.normal(size=(2, n_hidden))
     h = h0
@@ -205,7 +205,7 @@ def test_step_matches_numpy_reference(kind):
     cell = cells[kind]()
     for var in cell.params.values():
         var.set_value(rng.uniform(-0.5, 0.5, var.get_value().shape))
-    p = {k: v.get_value() for k, v in cell.params.items()}
+    p = {k: v.get_value() for k, v in cell.params.local_items()}
     x_t, h, c = rng.normal(size=(2, 3)), rng.normal(size=(2, 4)), rng.normal(size=(2, 4))
     if kind == "rnn":
         want = ref.rnn_step(x_t, h, p)
@@ -228,10 +228,11 @@ def test_step_matches_numpy_reference(kind):
 
 def test_lstm_gates_have_their_own_weights():
     cell = nn.LSTMCell(3, 5, seed=0)
-    assert list(cell.params) == ["W_i", "W_f", "W_o", "W_c", "U_i", "U_f", "U_o", "U_c", "b_i", "b_f", "b_o", "b_c"]
-    shapes = {k: v.get_value().shape for k, v in cell.params.items()}
+    assert [key for key, _ in cell.params.local_items()] == ["W_i", "W_f", "W_o", "W_c", "U_i", "U_f", "U_o",
+                                                            "U_c", "b_i", "b_f", "b_o", "b_c"]
+    shapes = {k: v.get_value().shape for k, v in cell.params.local_items()}
     assert shapes["W_i"] == (3, 5) and shapes["U_c"] == (5, 5) and shapes["b_o"] == (5,)
-    values = [v.get_value() for k, v in cell.params.items() if k.startswith("W_")]
+    values = [v.get_value() for k, v in cell.params.local_items() if k.startswith("W_")]
     assert all(not np.allclose(values[0], v) for v in values[1:])
 
 
@@ -277,14 +278,14 @@ def test_bidirectional_runs_backward_cell_from_each_sequence_end():
     x, m = T.tensor3("x"), T.matrix("m")
     (out_fw, out_bw), (h_fw, h_bw) = nn.bidirectional_rnn(fw, bw, x, mask=m)
     got_fw, got_bw, got_hbw = symrnn.function([x, m], [out_fw, out_bw, h_bw])(xs, mask)
-    p = {k: v.get_value() for k, v in bw.params.items()}
+    p = {k: v.get_value() for k, v in bw.params.local_items()}
     for b, n in enumerate([4, 2]):
         h = np.zeros(3)
         for t in reversed(range(n)):
             h = np.tanh(xs[t, b] @ p["W"] + h @ p["U"] + p["b"])
             np.testing.assert_allclose(got_bw[t, b], h, rtol=1e-12)
         np.testing.assert_allclose(got_hbw[b], h, rtol=1e-12)
-    pf = {k: v.get_value() for k, v in fw.params.items()}
+    pf = {k: v.get_value() for k, v in fw.params.local_items()}
     h = np.zeros(3)
     for t in range(4):
         h = np.tanh(xs[t, 0] @ pf["W"] + h @ pf["U"] + pf["b"])
@@ -357,7 +358,7 @@ def test_cell_input_errors_name_the_problem():
 
 def test_initializers_are_seedable_and_orthogonal():
     a, b = nn.LSTMCell(3, 5, seed=11), nn.LSTMCell(3, 5, seed=11)
-    for (k, va), vb in zip(a.params.items(), b.params.values()):
+    for (k, va), vb in zip(a.params.local_items(), b.params.values()):
         np.testing.assert_array_equal(va.get_value(), vb.get_value(), err_msg=k)
     u = a.params["U_i"].get_value()
     np.testing.assert_allclose(u @ u.T, np.eye(5), atol=1e-12)

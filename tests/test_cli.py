@@ -125,14 +125,14 @@ def test_demo_lstm_test_loss_agrees_with_numpy(demo):
     params = dict(np.load(out / "adding_lstm.npz", allow_pickle=False))
     data = np.load(out / "adding_test.npz", allow_pickle=False)
     x, y = data["x"].astype("float64"), data["y"].astype("float64")
-    p = {k[len("cell."):]: v.astype("float64") for k, v in params.items() if k.startswith("cell.")}
+    p = {k[len("lstm/"):]: v.astype("float64") for k, v in params.items() if k.startswith("lstm/")}
     sigmoid = lambda a: 1 / (1 + np.exp(-a))  # noqa: E731
     h = c = np.zeros((x.shape[1], p["U_i"].shape[0]))
     for x_t in x:
         gate = {g: x_t @ p[f"W_{g}"] + h @ p[f"U_{g}"] + p[f"b_{g}"] for g in "ifoc"}
         c = sigmoid(gate["f"] + 1.0) * c + sigmoid(gate["i"]) * np.tanh(gate["c"])
         h = sigmoid(gate["o"]) * np.tanh(c)
-    prediction = h @ params["readout.W"] + params["readout.b"]
+    prediction = h @ params["lstm_readout/W"] + params["lstm_readout/b"]
     assert reported == pytest.approx(np.mean((prediction - y) ** 2), rel=1e-4)
 
 

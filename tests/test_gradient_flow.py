@@ -47,7 +47,7 @@ def finite_difference_norms(loss, shape: tuple[int, ...], step: float = 1e-6) ->
 
 
 def values(cell: nn.Cell) -> dict[str, np.ndarray]:
-    return {k: v.get_value() for k, v in cell.params.items()}
+    return {k: v.get_value() for k, v in cell.params.local_items()}
 
 
 # --------------------------------------------------------------------------- correctness

@@ -49,7 +49,8 @@ def test_round_trip_restores_values_dtypes_and_shapes(tmp_path):
 
 
 def test_round_trip_of_layer_objects_and_lists_and_a_path_without_suffix(tmp_path):
-    dense, embed = Dense(3, 2, seed=0, dtype="float64"), Embedding(5, 3, seed=1, dtype="float64")
+    dense, embed = (Dense(3, 2, seed=0, dtype="float64", name="dense"),
+                    Embedding(5, 3, seed=1, dtype="float64", name="embedding"))
     for obj in (dense, embed):
         saved = snapshot(obj.params)
         save_params(tmp_path / "layer", obj)  # np.savez appends .npz; load_params finds it
@@ -61,10 +62,10 @@ def test_round_trip_of_layer_objects_and_lists_and_a_path_without_suffix(tmp_pat
     listed = [dense.W, dense.b]
     save_params(str(tmp_path / "list.npz"), listed)
     with np.load(tmp_path / "list.npz") as data:
-        assert sorted(data.files) == ["dense.W", "dense.b"]
+        assert sorted(data.files) == ["dense/W", "dense/b"]
     dense.W.set_value(np.zeros((3, 2)))
     load_params(str(tmp_path / "list.npz"), listed)
-    np.testing.assert_array_equal(dense.W.get_value(), np.load(tmp_path / "list.npz")["dense.W"])
+    np.testing.assert_array_equal(dense.W.get_value(), np.load(tmp_path / "list.npz")["dense/W"])
 
 
 def test_loaded_values_are_used_by_compiled_functions(tmp_path):

@@ -19,9 +19,9 @@ RNG = np.random.default_rng(17)
 
 def test_dense_parameters_initial_values_and_seeding():
     layer = Dense(6, 4, seed=3, name="out")
-    assert list(layer.params) == ["W", "b"]
+    assert list(layer.params) == ["out/W", "out/b"]
     W, b = layer.params["W"], layer.params["b"]
-    assert (W.name, b.name) == ("out.W", "out.b")
+    assert (W.name, b.name) == ("out/W", "out/b") and W is layer.params["out/W"]
     assert W.get_value().shape == (6, 4) and b.get_value().shape == (4,)
     assert W.dtype == b.dtype == symrnn.config.floatX
     limit = np.sqrt(6 / (6 + 4))  # Glorot/Xavier uniform
@@ -115,7 +115,7 @@ def test_dense_errors():
 
 def test_embedding_parameters_and_initial_values():
     emb = Embedding(50, 6, seed=0, name="tok")
-    assert list(emb.params) == ["W"] and emb.W.name == "tok.W"
+    assert list(emb.params) == ["tok/W"] and emb.W.name == "tok/W"
     w = emb.W.get_value()
     assert w.shape == (50, 6) and w.dtype == symrnn.config.floatX
     assert np.abs(w).max() <= 0.05 and np.abs(w).max() > 0.04  # uniform in [-0.05, 0.05]

@@ -60,7 +60,7 @@ def symrnn_lstm(n_in, n_hidden, forget_bias, seed, mode):
     x = T.tensor3("x")
     outputs, _ = nn.rnn(cell, x)
     loss = T.mean(outputs ** 2)
-    names = list(cell.params)
+    names = [key for key, _ in cell.params.local_items()]
     grads = symrnn.grad(loss, [cell.params[k] for k in names])
     fn = symrnn.function([x], [loss, *grads], mode=mode)
     return cell, fn, names
@@ -85,8 +85,8 @@ def test_numpy_lstm_matches_symrnn(float64, monkeypatch, chunk_bytes, mode, n_st
         monkeypatch.setattr(numpy_lstm, "CHUNK_BYTES", chunk_bytes)
     rng = np.random.default_rng(n_steps * 100 + n_hidden)
     cell, fn, names = symrnn_lstm(n_in, n_hidden, forget_bias, seed=n_steps, mode=mode)
-    params = random_biases({k: v.get_value() for k, v in cell.params.items()}, rng)
-    for key, var in cell.params.items():  # the same weights in both
+    params = random_biases({k: v.get_value() for k, v in cell.params.local_items()}, rng)
+    for key, var in cell.params.local_items():  # the same weights in both
         var.set_value(params[key])
     x = rng.normal(size=(n_steps, batch, n_in))
     loss_sym, *grads_sym = fn(x)

@@ -343,7 +343,7 @@ def test_embedding_lstm_dense_sequence_loss_clipping_and_adam_train_together(tmp
     ids, labels, mask = T.imatrix("ids"), T.imatrix("labels"), T.matrix("mask")
     states, _ = nn.rnn(cell, emb(ids))
     loss = sequence_loss(out(states), labels, mask)
-    params = {"emb": emb.W, **{f"cell.{k}": v for k, v in cell.params.items()}, "out.W": out.W, "out.b": out.b}
+    params = {"emb": emb.W, **{f"cell.{k}": v for k, v in cell.params.local_items()}, "out.W": out.W, "out.b": out.b}
     grads, norm = clip_by_global_norm(symrnn.grad(loss, list(params.values())), 5.0)
     step = symrnn.function([ids, labels, mask], [loss, norm], updates=adam(grads, params, learning_rate=0.02))
     evaluate = symrnn.function([ids, labels, mask], loss)

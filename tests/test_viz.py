@@ -124,13 +124,13 @@ def test_scan_is_a_cluster_holding_its_inner_graph(rnn_svg):
     assert "scan{rnn}: one step (5 ops)" in cluster["texts"]
     box = cluster["bbox"]
     # The step's ops, inner inputs (by role) and inner outputs are drawn inside the cluster ...
-    for label in ("tanh", "dot", "sequence 0 [t]: x[t+0]", "state 0 [t-1]", "non-sequence 0: rnn.W",
+    for label in ("tanh", "dot", "sequence 0 [t]: x[t+0]", "state 0 [t-1]", "non-sequence 0: rnn/W",
                   "new state 0", "per-step output 0"):
         found = nodes_with(rnn_svg, label)
         assert found, label
         assert all(_inside(n["bbox"], box) for n in found), label
     # ... and the outer inputs, the parameters and the output outside it.
-    for label in ("x", "rnn.W", "h"):
+    for label in ("x", "rnn/W", "h"):
         [node] = nodes_with(rnn_svg, label)
         assert not _inside(node["bbox"], box), label
 
@@ -141,7 +141,7 @@ def test_inner_inputs_are_connected_to_the_outer_inputs_they_come_from(rnn_svg):
     by_label = {n["texts"][0]: n["id"] for n in rnn_svg["node"]}
     assert (by_label["x"], by_label["sequence 0 [t]: x[t+0]"]) in edges
     assert edges[(by_label["x"], by_label["sequence 0 [t]: x[t+0]"])] == ["slice [t]"]
-    assert (by_label["rnn.U"], by_label["non-sequence 1: rnn.U"]) in edges
+    assert (by_label["rnn/U"], by_label["non-sequence 1: rnn/U"]) in edges
     # The new state goes back to the state tap for the next step, and the per-step output to the output.
     assert edges[(by_label["new state 0"], by_label["state 0 [t-1]"])] == ["next step"]
     assert (by_label["per-step output 0"], by_label["h"]) in edges
@@ -168,7 +168,7 @@ def test_inputs_shared_constants_and_outputs_look_different_and_the_legend_says_
     assert len(set(fills.values())) == 4
     # The graph's own nodes are drawn like their legend entry.
     assert tuple(nodes_with(rnn_svg, "x")[0]["fills"]) == fills["graph input"]
-    assert tuple(nodes_with(rnn_svg, "rnn.W")[0]["fills"]) == fills["shared variable"]
+    assert tuple(nodes_with(rnn_svg, "rnn/W")[0]["fills"]) == fills["shared variable"]
     assert tuple(nodes_with(rnn_svg, "h")[0]["fills"]) == fills["output"]
     const = [n for n in rnn_svg["node"] if n["texts"] == ["4", "int64()"]][0]
     assert tuple(const["fills"]) == fills["constant"]
@@ -209,7 +209,7 @@ def test_gradient_graph_shows_the_forward_and_the_backward_loop():
     cluster_titled(svg, "cluster_scan_rnn_")
     cluster_titled(svg, "cluster_scan_grad_of_rnn_")
     outputs_drawn = {n["texts"][0] for n in svg["node"] if n["id"].startswith("out")}
-    assert outputs_drawn == {"cost", "d/drnn.W", "d/drnn.U", "d/drnn.b"}
+    assert outputs_drawn == {"cost", "d/drnn/W", "d/drnn/U", "d/drnn/b"}
 
 
 def _op_labels(svg):
@@ -303,7 +303,7 @@ def test_to_networkx_has_op_type_shape_and_name():
     assert scan["kind"] == "apply" and scan["type"] == ("float64(?, ?, 4)", "float64(?, ?, 4)")
     [xd] = [d for _, d in g.nodes(data=True) if d["name"] == "x"]
     assert xd["role"] == "input" and xd["shape"] == (None, None, None) and xd["type"] == "float64(?, ?, ?)"
-    assert {d["role"] for _, d in g.nodes(data=True) if d["name"] == "rnn.W"} == {"shared"}
+    assert {d["role"] for _, d in g.nodes(data=True) if d["name"] == "rnn/W"} == {"shared"}
     assert all(d["subgraph"] is None for _, d in g.nodes(data=True))
     [out] = [d for _, d in g.nodes(data=True) if "output" in d]
     assert out["shape"] == (None, None, 4)
@@ -340,11 +340,11 @@ def test_debugprint_shows_the_inner_graph_of_a_scan_with_roles():
         " >   |add float64(?, 4)",
         " >     |dot float64(?, 4)",
         " >       |sequence 0 [t] float64(?, ?)",
-        " >       |non-sequence 0 'rnn.W' float64(3, 4)",
+        " >       |non-sequence 0 'rnn/W' float64(3, 4)",
         " >     |dot float64(?, 4)",
         " >       |state 0 [t-1] float64(?, 4)",
-        " >       |non-sequence 1 'rnn.U' float64(4, 4)",
-        " >   |non-sequence 2 'rnn.b' float64(4,)",
+        " >       |non-sequence 1 'rnn/U' float64(4, 4)",
+        " >   |non-sequence 2 'rnn/b' float64(4,)",
         " >per-step output 0 = tanh float64(?, 4) (shown above)",
     ]
     without = debugprint(outputs, file=io.StringIO(), print_inner=False)
@@ -454,11 +454,11 @@ def run_cli(*args, env=None):
 @pytest.mark.parametrize("kind, flags, name, check", [
     ("rnn", [], "rnn.svg", lambda svg, raw: cluster_titled(svg, "cluster_scan_rnn")),
     ("lstm", ["--grad", "--compiled"], "lstm.svg",
-     lambda svg, raw: cluster_titled(svg, "cluster_scan_grad_of_lstm") and nodes_with(svg, "d cost / d lstm.W_f")),
+     lambda svg, raw: cluster_titled(svg, "cluster_scan_grad_of_lstm") and nodes_with(svg, "d cost / d lstm/W_f")),
     ("gru", ["--collapse"], "gru.dot",
      lambda svg, raw: "scan{gru}" in raw and "cluster_scan" not in raw),
     ("buggy-lstm", ["--html"], "buggy.html",
-     lambda svg, raw: "buggy_lstm.W_in" in raw and raw.startswith("<!DOCTYPE html>")),
+     lambda svg, raw: "buggy_lstm/W_in" in raw and raw.startswith("<!DOCTYPE html>")),
 ])
 def test_cli_draws_each_cell(tmp_path, kind, flags, name, check):
     out = tmp_path / name

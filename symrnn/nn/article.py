@@ -29,17 +29,20 @@ class SharedPreactLSTMCell(LSTMCell):
 
     Example::
 
-        >>> list(SharedPreactLSTMCell(3, 4, seed=0).params)
-        ['W_in', 'W', 'b']
+        >>> list(SharedPreactLSTMCell(3, 4, seed=0, name="buggy_lstm").params)
+        ['buggy_lstm/W_in', 'buggy_lstm/W', 'buggy_lstm/b']
     """
 
-    def __init__(self, input_size: int, num_units: int, seed: Any = None, name: str = "buggy_lstm") -> None:
-        super(LSTMCell, self).__init__(input_size, num_units, name)
+    kind = "buggy_lstm"
+
+    def __init__(self, input_size: int, num_units: int, seed: Any = None, name: str | None = None,
+                 dtype: Any = None) -> None:
+        super(LSTMCell, self).__init__(input_size, num_units, name, dtype)
         self.forget_bias = 0.0
         rng = init.as_rng(seed)
-        self._param("W_in", init.glorot_uniform((input_size, num_units), rng))
-        self._param("W", init.orthogonal((num_units, num_units), rng))
-        self._param("b", init.zeros((num_units,)))
+        self._param("W_in", init.glorot_uniform((input_size, num_units), rng, self.dtype))
+        self._param("W", init.orthogonal((num_units, num_units), rng, self.dtype))
+        self._param("b", init.zeros((num_units,), self.dtype))
 
     def step(self, x_t: Variable, state: State) -> tuple[Variable, State]:
         x_t = self._check_input(x_t)

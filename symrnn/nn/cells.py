@@ -7,7 +7,6 @@ compiler, not the user, merges the per-gate products into one matrix product.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -15,8 +14,9 @@ import numpy as np
 
 import symrnn.tensor as T
 from symrnn.config import config
-from symrnn.graph import GraphShapeError, GraphTypeError, SharedVariable, Variable, user_line
+from symrnn.graph import FLOAT_DTYPES, GraphShapeError, GraphTypeError, SharedVariable, Variable, user_line
 from symrnn.nn import init
+from symrnn.nn.naming import HasParams, Params, _absolute_scope, full_name
 from symrnn.ops.random import RandomStreams
 from symrnn.scan import scan
 from symrnn.tensor.basic import as_tensor_variable, shared
@@ -24,36 +24,45 @@ from symrnn.tensor.basic import as_tensor_variable, shared
 State = Any  # a Variable, or a tuple of them (LSTM: (C, h); stacked cells: one entry per layer)
 
 
-class Cell:
-    """Base class: ``params`` (an ordered dict of shared variables), ``step`` and ``zero_state``."""
+class Cell(HasParams):
+    """Base class: ``params`` (shared variables by full name, see ``symrnn.nn.naming``), ``step``, ``zero_state``.
+
+    ``name`` defaults to the cell's kind, made unique (``lstm``, ``lstm_1``...);
+    ``dtype`` (default ``config.floatX``) is the parameters' dtype.
+    """
 
     input_size: int
     num_units: int
-    name: str
+    kind = "cell"  # the default name
 
-    def __init__(self, input_size: int, num_units: int, name: str) -> None:
+    def __init__(self, input_size: int, num_units: int, name: str | None = None, dtype: Any = None) -> None:
         for what, value in (("input_size", input_size), ("num_units", num_units)):
-            if not isinstance(value, (int, np.integer)) or value <= 0:
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
                 raise GraphTypeError(f"{type(self).__name__}: {what} must be a positive int, got {value!r} "
                                      f"(at {user_line()})")
-        self.input_size, self.num_units, self.name = int(input_size), int(num_units), name
-        self.params: OrderedDict[str, SharedVariable] = OrderedDict()
+        self.input_size, self.num_units = int(input_size), int(num_units)
+        self.name = full_name(name, self.kind)
+        self.dtype = np.dtype(dtype or config.floatX).name
+        if self.dtype not in FLOAT_DTYPES:
+            raise GraphTypeError(f"{type(self).__name__}: dtype must be a float dtype, got {self.dtype} "
+                                 f"(at {user_line()})")
+        self.params = Params(self.name)
 
     # ---- building parameters
     def _param(self, key: str, value: np.ndarray) -> SharedVariable:
-        var = shared(value, name=f"{self.name}.{key}", shape=value.shape)
-        self.params[key] = var
+        var = shared(np.asarray(value, dtype=self.dtype), name=f"{self.name}/{key}", shape=value.shape)
+        self.params[var.name] = var
         return var
 
     def _gate_params(self, gates: Sequence[str], rng: np.random.Generator,
                      bias: dict[str, float] | None = None) -> None:
         """``W_g`` (Glorot uniform), ``U_g`` (orthogonal) and ``b_g`` for each gate, in DESIGN.md's order."""
         for g in gates:
-            self._param(f"W_{g}", init.glorot_uniform((self.input_size, self.num_units), rng))
+            self._param(f"W_{g}", init.glorot_uniform((self.input_size, self.num_units), rng, self.dtype))
         for g in gates:
-            self._param(f"U_{g}", init.orthogonal((self.num_units, self.num_units), rng))
+            self._param(f"U_{g}", init.orthogonal((self.num_units, self.num_units), rng, self.dtype))
         for g in gates:
-            self._param(f"b_{g}", init.constant((self.num_units,), (bias or {}).get(g, 0.0)))
+            self._param(f"b_{g}", init.constant((self.num_units,), (bias or {}).get(g, 0.0), self.dtype))
 
     def _preact(self, gate: str, x_t: Variable, h: Variable) -> Variable:
         """``x·W_g + h·U_g + b_g``: one gate's own pre-activation."""
@@ -74,8 +83,7 @@ class Cell:
         raise NotImplementedError
 
     def _dtype(self) -> str:
-        first = next(iter(self.params.values()), None)
-        return first.dtype if first is not None else config.floatX
+        return self.dtype
 
     def _check_input(self, x_t: Any) -> Variable:
         x_t = as_tensor_variable(x_t)
@@ -97,20 +105,22 @@ class RNNCell(Cell):
     Example::
 
         >>> import symrnn.tensor as T
-        >>> cell = RNNCell(3, 5, seed=0)
-        >>> list(cell.params)
-        ['W', 'U', 'b']
+        >>> cell = RNNCell(3, 5, seed=0, name="rnn")
+        >>> list(cell.params), cell.params["W"].name
+        (['rnn/W', 'rnn/U', 'rnn/b'], 'rnn/W')
         >>> out, h = cell.step(T.matrix("x_t"), cell.zero_state(2))
     """
 
+    kind = "rnn"
+
     def __init__(self, input_size: int, num_units: int, activation: Callable[[Variable], Variable] | None = None,
-                 seed: Any = None, name: str = "rnn") -> None:
-        super().__init__(input_size, num_units, name)
+                 seed: Any = None, name: str | None = None, dtype: Any = None) -> None:
+        super().__init__(input_size, num_units, name, dtype)
         self.activation = activation or T.tanh
         rng = init.as_rng(seed)
-        self._param("W", init.glorot_uniform((input_size, num_units), rng))
-        self._param("U", init.orthogonal((num_units, num_units), rng))
-        self._param("b", init.zeros((num_units,)))
+        self._param("W", init.glorot_uniform((input_size, num_units), rng, self.dtype))
+        self._param("U", init.orthogonal((num_units, num_units), rng, self.dtype))
+        self._param("b", init.zeros((num_units,), self.dtype))
 
     def step(self, x_t: Variable, state: State) -> tuple[Variable, State]:
         p = self.params
@@ -128,16 +138,17 @@ class LSTMCell(Cell):
 
     Example::
 
-        >>> cell = LSTMCell(3, 5, seed=0)
-        >>> list(cell.params)[:4], len(cell.params)
-        (['W_i', 'W_f', 'W_o', 'W_c'], 12)
+        >>> cell = LSTMCell(3, 5, seed=0, name="lstm", dtype="float32")
+        >>> list(cell.params)[:4], len(cell.params), cell.params["W_i"].dtype
+        (['lstm/W_i', 'lstm/W_f', 'lstm/W_o', 'lstm/W_c'], 12, 'float32')
     """
 
     GATES = ("i", "f", "o", "c")
+    kind = "lstm"
 
     def __init__(self, input_size: int, num_units: int, forget_bias: float = 1.0, seed: Any = None,
-                 name: str = "lstm") -> None:
-        super().__init__(input_size, num_units, name)
+                 name: str | None = None, dtype: Any = None) -> None:
+        super().__init__(input_size, num_units, name, dtype)
         self.forget_bias = float(forget_bias)
         self._gate_params(self.GATES, init.as_rng(seed))
 
@@ -168,23 +179,24 @@ class GRUCell(Cell):
 
     Example::
 
-        >>> list(GRUCell(3, 5, seed=0).params)
-        ['W_z', 'W_r', 'W_h', 'U_z', 'U_r', 'U_h', 'b_z', 'b_r', 'b_h']
-        >>> list(GRUCell(3, 5, reset_after=True, seed=0).params)[-1]
-        'b_hn'
+        >>> list(GRUCell(3, 5, seed=0, name="gru").params)
+        ['gru/W_z', 'gru/W_r', 'gru/W_h', 'gru/U_z', 'gru/U_r', 'gru/U_h', 'gru/b_z', 'gru/b_r', 'gru/b_h']
+        >>> list(GRUCell(3, 5, reset_after=True, seed=0, name="gru2").params)[-1]
+        'gru2/b_hn'
     """
 
     GATES = ("z", "r", "h")
+    kind = "gru"
 
     def __init__(self, input_size: int, num_units: int, reset_after: bool = False, seed: Any = None,
-                 name: str = "gru") -> None:
-        super().__init__(input_size, num_units, name)
+                 name: str | None = None, dtype: Any = None) -> None:
+        super().__init__(input_size, num_units, name, dtype)
         self.reset_after = bool(reset_after)
         # Gate biases start at 1, as in TensorFlow 1's GRUCell: the update gate leans towards keeping the
         # state, which lets gradients flow over long spans from the first step of training.
         self._gate_params(self.GATES, init.as_rng(seed), bias={"z": 1.0, "r": 1.0})
         if self.reset_after:
-            self._param("b_hn", init.zeros((num_units,)))
+            self._param("b_hn", init.zeros((num_units,), self.dtype))
 
     def step(self, x_t: Variable, state: State) -> tuple[Variable, State]:
         p = self.params
@@ -216,7 +228,9 @@ class MultiRNNCell(Cell):
         (3, 8, 24)
     """
 
-    def __init__(self, cells: Sequence[Cell], name: str = "stack") -> None:
+    kind = "stack"
+
+    def __init__(self, cells: Sequence[Cell], name: str | None = None) -> None:
         cells = list(cells)
         if not cells:
             raise GraphTypeError(f"MultiRNNCell needs at least one cell (at {user_line()})")
@@ -224,11 +238,14 @@ class MultiRNNCell(Cell):
             if cells[k].input_size != cells[k - 1].output_size:
                 raise GraphShapeError(f"MultiRNNCell: layer {k} expects input_size={cells[k].input_size} but layer "
                                       f"{k - 1} outputs {cells[k - 1].output_size} (at {user_line()})")
-        super().__init__(cells[0].input_size, cells[-1].output_size, name)
+        super().__init__(cells[0].input_size, cells[-1].output_size, name, cells[0].dtype)
         self.cells = cells
-        for k, cell in enumerate(cells):
+        for cell in cells:  # each layer's parameters under its own full name (two layers named alike: an error)
             for key, var in cell.params.items():
-                self.params[f"layer{k}.{key}"] = var
+                if key in self.params:
+                    raise GraphTypeError(f"MultiRNNCell: two layers have a parameter named {key!r}; give the cells "
+                                         f"distinct names (at {user_line()})")
+                self.params[key] = var
 
     @property
     def output_size(self) -> int:
@@ -269,12 +286,13 @@ class DropoutWrapper(Cell):
         for what, p in (("input_keep_prob", input_keep_prob), ("output_keep_prob", output_keep_prob)):
             if not 0.0 < p <= 1.0:
                 raise GraphTypeError(f"DropoutWrapper: {what} must be in (0, 1], got {p!r} (at {user_line()})")
-        super().__init__(cell.input_size, cell.output_size, f"dropout({cell.name})")
+        with _absolute_scope(""):  # named after the cell it wraps, whose parameters it shares
+            super().__init__(cell.input_size, cell.output_size, f"{cell.name}/dropout", cell.dtype)
         self.cell = cell
         self.input_keep_prob, self.output_keep_prob = float(input_keep_prob), float(output_keep_prob)
         self.params = cell.params
         self.stream = RandomStreams(seed)
-        self.training = shared(np.int8(1), name="dropout_training")
+        self.training = shared(np.int8(1), name=f"{self.name}/training")
 
     @property
     def output_size(self) -> int:
@@ -335,9 +353,29 @@ def _check_sequence(inputs: Variable, cell: Cell, mask: Any) -> tuple[Variable, 
     return inputs, T.cast(mask, inputs.dtype)
 
 
+def _time_major(inputs: Any, mask: Any) -> tuple[Variable, Any]:
+    """Batch-major ``(B, T, I)`` inputs and ``(B, T)`` mask, swapped to time-major, each checked for its rank."""
+    inputs = as_tensor_variable(inputs)
+    if inputs.ndim != 3:
+        raise GraphTypeError(f"rnn: with batch_first=True the inputs must be (B, T, features), got {inputs.type!r} "
+                             f"(at {user_line()})")
+    if mask is not None:
+        mask = as_tensor_variable(mask)
+        if mask.ndim != 2:
+            raise GraphTypeError(f"rnn: with batch_first=True the mask must be (B, T), got {mask.type!r} "
+                                 f"(at {user_line()})")
+        mask = T.specify_shape(mask, (T.shape_i(inputs, 0), T.shape_i(inputs, 1)),
+                               hint="rnn(batch_first=True): masks are (B, T), like the inputs' first two axes")
+        mask = mask.dimshuffle(1, 0)
+    return inputs.dimshuffle(1, 0, 2), mask
+
+
 def rnn(cell: Cell, inputs: Any, initial_state: State | None = None, mask: Any = None,
-        go_backwards: bool = False) -> tuple[Variable, State]:
+        go_backwards: bool = False, batch_first: bool = False) -> tuple[Variable, State]:
     """Run ``cell`` over time-major ``inputs`` ``(T, B, I)`` with ``scan``: ``(outputs (T, B, H), final_state)``.
+
+    With ``batch_first=True`` the inputs are ``(B, T, I)``, the mask ``(B, T)``
+    and the outputs ``(B, T, H)``, as PyTorch's and Keras's.
 
     With a ``(T, B)`` ``mask`` (1 for real steps, 0 for padding) the state is
     carried over unchanged at padded steps, and so is the output, as in the
@@ -354,6 +392,10 @@ def rnn(cell: Cell, inputs: Any, initial_state: State | None = None, mask: Any =
         >>> symrnn.function([x], outputs)(np.ones((6, 3, 2))).shape
         (6, 3, 4)
     """
+    if batch_first:
+        inputs, mask = _time_major(inputs, mask)
+        outputs, final = rnn(cell, inputs, initial_state, mask, go_backwards)
+        return outputs.dimshuffle(1, 0, 2), final
     inputs, mask = _check_sequence(inputs, cell, mask)
     if isinstance(cell, MultiRNNCell):
         states = initial_state if initial_state is not None else (None,) * len(cell.cells)
@@ -407,8 +449,8 @@ def rnn(cell: Cell, inputs: Any, initial_state: State | None = None, mask: Any =
 
 
 def bidirectional_rnn(cell_fw: Cell, cell_bw: Cell, inputs: Any, initial_state_fw: State | None = None,
-                      initial_state_bw: State | None = None, mask: Any = None) -> tuple[tuple[Variable, Variable],
-                                                                                         tuple[State, State]]:
+                      initial_state_bw: State | None = None, mask: Any = None,
+                      batch_first: bool = False) -> tuple[tuple[Variable, Variable], tuple[State, State]]:
     """Run one cell forwards and one backwards in time: ``((outputs_fw, outputs_bw), (final_fw, final_bw))``.
 
     Both outputs are aligned with the inputs' time axis.  With a mask, the
@@ -423,8 +465,8 @@ def bidirectional_rnn(cell_fw: Cell, cell_bw: Cell, inputs: Any, initial_state_f
         >>> T.concatenate([fw, bw], axis=2).ndim
         3
     """
-    out_fw, final_fw = rnn(cell_fw, inputs, initial_state_fw, mask)
-    out_bw, final_bw = rnn(cell_bw, inputs, initial_state_bw, mask, go_backwards=True)
+    out_fw, final_fw = rnn(cell_fw, inputs, initial_state_fw, mask, batch_first=batch_first)
+    out_bw, final_bw = rnn(cell_bw, inputs, initial_state_bw, mask, go_backwards=True, batch_first=batch_first)
     return (out_fw, out_bw), (final_fw, final_bw)
 
 

@@ -107,7 +107,7 @@ def export_torch_weights(cell: Cell | RecurrentLayer) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     for layer, suffix, has_bias in _layers(cell):
         gates = _TORCH_GATES[type(layer)]
-        p = {key: var.get_value() for key, var in layer.params.items()}
+        p = {key: var.get_value() for key, var in layer.params.local_items()}
         out[f"weight_ih{suffix}"] = np.concatenate([p[_key(g, "W")].T for g in gates])
         out[f"weight_hh{suffix}"] = np.concatenate([p[_key(g, "U")].T for g in gates])
         if not has_bias:

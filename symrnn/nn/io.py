@@ -1,8 +1,10 @@
 """Saving and loading parameters as ``.npz`` archives, never with pickle.
 
-``params`` is a dict ``name -> shared variable``, an object with such a
-``.params`` dict (a cell or a layer), or a list of shared variables (each
-saved under its own ``.name``).  The archive holds one plain array per name.
+``params`` is a cell or a layer, a list of them, a dict ``name -> shared
+variable``, or a list of shared variables.  Cells and layers save each
+parameter under its full, unique name (``encoder/lstm/W_i``, see
+``symrnn.nn.naming``), shared variables under their ``.name``, and a dict under
+its keys.  The archive holds one plain array per name.
 
 Loading checks the whole file against the parameters before it changes any
 of them: a missing array is a ``KeyError``, a wrong shape or dtype (or, with
@@ -34,6 +36,7 @@ from numpy.lib import format as npy_format
 
 from symrnn.files import atomic_write
 from symrnn.graph import SharedVariable, Variable
+from symrnn.nn.naming import collect_params
 
 
 def as_param_dict(params: Any, fn: str = "save_params") -> dict[str, SharedVariable]:
@@ -46,6 +49,12 @@ def as_param_dict(params: Any, fn: str = "save_params") -> dict[str, SharedVaria
         >>> list(as_param_dict([a]))
         ['a']
     """
+    layers = params if isinstance(params, (list, tuple)) else [params]
+    if any(hasattr(layer, "named_parameters") for layer in layers):
+        try:
+            return dict(collect_params(*layers))
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{fn}: {exc}") from None
     if hasattr(params, "params") and not isinstance(params, (Mapping, list, tuple, Variable)):
         params = params.params
     if isinstance(params, Variable):
@@ -150,7 +159,8 @@ def load_params(path: str | os.PathLike, params: Any, strict: bool = True) -> No
         missing = [name for name in targets if name not in files]
         if missing:
             raise KeyError(f"load_params: no array named {', '.join(map(repr, missing))} in {path} "
-                           f"(it holds {sorted(files)})")
+                           f"(it holds {sorted(files)}); a layer made without name= is named after its kind, "
+                           f"made unique in the process (lstm, lstm_1...): pass name= to fix its name")
         extra = [name for name in files if name not in targets]
         if strict and extra:
             raise ValueError(f"load_params: {path} holds array(s) {', '.join(map(repr, extra))} that match no "

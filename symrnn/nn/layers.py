@@ -10,13 +10,12 @@ Example::
     >>> embed, out = Embedding(100, 8, seed=0), Dense(8, 100, seed=1)
     >>> ids = T.imatrix("ids")              # (time, batch) token ids
     >>> logits = out(embed(ids))            # (time, batch, 100)
-    >>> logits.ndim, list(out.params)
+    >>> logits.ndim, [name.rsplit("/", 1)[1] for name in out.params]
     (3, ['W', 'b'])
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +24,7 @@ import numpy as np
 from symrnn.config import config
 from symrnn.graph import FLOAT_DTYPES, INT_DTYPES, GraphShapeError, SharedVariable, Variable, op_error
 from symrnn.nn import init
+from symrnn.nn.naming import HasParams, Params, full_name
 from symrnn.ops.blas import dot
 from symrnn.ops.indexing import getitem
 from symrnn.tensor.basic import as_tensor_variable, shared
@@ -36,13 +36,14 @@ def _positive(layer: str, what: str, value: Any) -> int:
     return int(value)
 
 
-class Dense:
+class Dense(HasParams):
     """``activation(x · W + b)`` on the last axis of ``x``, for inputs of any ``ndim >= 1``.
 
     ``W`` ``(input_size, output_size)`` starts Glorot/Xavier uniform (seeded by
     ``seed``), ``b`` ``(output_size,)`` at zeros; both are shared variables of
-    ``config.floatX`` (or ``dtype``) in ``self.params``, named ``"<name>.W"`` and
-    ``"<name>.b"``.  ``activation`` is any function of a variable (``T.tanh``,
+    ``config.floatX`` (or ``dtype``) in ``self.params``, named ``"<name>/W"`` and
+    ``"<name>/b"`` (``name`` defaults to ``dense``, made unique: ``symrnn.nn.naming``).
+    ``activation`` is any function of a variable (``T.tanh``,
     ``T.nnet.relu``, ...) or ``None`` for a linear layer.
 
     Example::
@@ -56,19 +57,19 @@ class Dense:
     """
 
     def __init__(self, input_size: int, output_size: int, activation: Callable[[Variable], Variable] | None = None,
-                 seed: Any = None, name: str = "dense", dtype: Any = None) -> None:
+                 seed: Any = None, name: str | None = None, dtype: Any = None) -> None:
         self.input_size = _positive("Dense", "input_size", input_size)
         self.output_size = _positive("Dense", "output_size", output_size)
         if activation is not None and not callable(activation):
             raise TypeError(f"Dense: activation must be a function or None, got {activation!r}")
         self.activation = activation
-        self.name = name
+        self.name = full_name(name, "dense")
         dtype = np.dtype(dtype or config.floatX).name
         rng = init.as_rng(seed)
-        self.params: OrderedDict[str, SharedVariable] = OrderedDict()
+        self.params = Params(self.name)
         for key, value in (("W", init.glorot_uniform((self.input_size, self.output_size), rng, dtype=dtype)),
                            ("b", init.zeros((self.output_size,), dtype=dtype))):
-            self.params[key] = shared(value, name=f"{name}.{key}", shape=value.shape)
+            self.params[f"{self.name}/{key}"] = shared(value, name=f"{self.name}/{key}", shape=value.shape)
 
     @property
     def W(self) -> SharedVariable:
@@ -96,16 +97,16 @@ class Dense:
         return f"Dense(input_size={self.input_size}, output_size={self.output_size}, name={self.name!r})"
 
 
-class Embedding:
+class Embedding(HasParams):
     """A lookup table: ``W[ids]`` maps integer ids of any shape to vectors, adding a last axis of size ``dim``.
 
     ``W`` ``(vocab_size, dim)`` starts uniform in ``[-0.05, 0.05]`` (Keras's
     default for embeddings: small enough that no token dominates at first),
-    seeded by ``seed``, and is named ``"<name>.W"``.  Its gradient is a
-    scatter-add, so an id that occurs several times in a batch accumulates all
-    its gradients.  Ids must lie in ``[0, vocab_size)``: like NumPy indexing, a
-    negative id counts from the end and a larger one is an ``IndexError`` at
-    run time.
+    seeded by ``seed``, and is named ``"<name>/W"`` (``name`` defaults to
+    ``embedding``, made unique).  Its gradient is a scatter-add, so an id that
+    occurs several times in a batch accumulates all its gradients.  Ids must
+    lie in ``[0, vocab_size)``: like NumPy indexing, a negative id counts from
+    the end and a larger one is an ``IndexError`` at run time.
 
     Example::
 
@@ -117,15 +118,15 @@ class Embedding:
         ((3, 4), True)
     """
 
-    def __init__(self, vocab_size: int, dim: int, seed: Any = None, name: str = "embedding",
+    def __init__(self, vocab_size: int, dim: int, seed: Any = None, name: str | None = None,
                  dtype: Any = None) -> None:
         self.vocab_size = _positive("Embedding", "vocab_size", vocab_size)
         self.dim = _positive("Embedding", "dim", dim)
-        self.name = name
+        self.name = full_name(name, "embedding")
         value = init.uniform((self.vocab_size, self.dim), scale=0.05, rng=init.as_rng(seed),
                              dtype=np.dtype(dtype or config.floatX).name)
-        self.params: OrderedDict[str, SharedVariable] = OrderedDict(W=shared(value, name=f"{name}.W",
-                                                                             shape=value.shape))
+        self.params = Params(self.name, [(f"{self.name}/W", shared(value, name=f"{self.name}/W",
+                                                                    shape=value.shape))])
 
     @property
     def W(self) -> SharedVariable:

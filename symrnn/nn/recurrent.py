@@ -13,21 +13,21 @@ weight layout comes and goes through ``load_torch_weights`` and
 from __future__ import annotations
 
 import warnings
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 
 import symrnn.tensor as T
 from symrnn.config import config
-from symrnn.graph import GraphShapeError, GraphTypeError, SharedVariable, Variable, user_line
+from symrnn.graph import GraphShapeError, GraphTypeError, Variable, user_line
 from symrnn.nn import init
 from symrnn.nn.cells import Cell, GRUCell, LSTMCell, RNNCell, rnn
+from symrnn.nn.naming import HasParams, Params, _absolute_scope, full_name
 from symrnn.ops.random import RandomStreams
 from symrnn.tensor.basic import as_tensor_variable, shared
 
 
-class RecurrentLayer:
+class RecurrentLayer(HasParams):
     """What ``LSTM``, ``GRU`` and ``RNN`` share: the constructor, ``params``, ``train()``/``eval()`` and the call."""
 
     kind = ""  # "lstm", "gru" or "rnn"
@@ -48,29 +48,28 @@ class RecurrentLayer:
         self.input_size, self.hidden_size, self.num_layers = int(input_size), int(hidden_size), int(num_layers)
         self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), bool(bidirectional)
         self.dropout = float(dropout)
-        self.name = name if name is not None else self.kind
-        self.dtype = np.dtype(dtype).name if dtype is not None else config.floatX
+        self.name = full_name(name, self.kind)
+        self.dtype = np.dtype(dtype or config.floatX).name
         self.num_directions = 2 if self.bidirectional else 1
         rng = init.as_rng(seed)
-        # cells[k][d]: layer k, direction d (0 forward, 1 reverse); PyTorch's suffixes name them.
+        # cells[k][d]: layer k, direction d (0 forward, 1 reverse), named with PyTorch's suffixes: lstm/l0_reverse.
         self.cells: list[list[Cell]] = []
-        self.params: OrderedDict[str, SharedVariable] = OrderedDict()
+        self.params = Params(self.name)
         bound = 1.0 / np.sqrt(self.hidden_size)  # PyTorch's initialization: uniform(-1/sqrt(H), 1/sqrt(H))
         for k in range(self.num_layers):
             n_in = self.input_size if k == 0 else self.num_directions * self.hidden_size
             row = []
             for d in range(self.num_directions):
-                prefix = f"l{k}{'_reverse' if d else ''}"
-                cell = self._make_cell(n_in, f"{self.name}/{prefix}")
-                for key, var in list(cell.params.items()):
+                with _absolute_scope(self.name):
+                    cell = self._make_cell(n_in, f"l{k}{'_reverse' if d else ''}")
+                for key, var in cell.params.local_items():
                     is_bias = key.startswith("b")
-                    value = np.zeros(var.get_value().shape) if is_bias and not self.bias else \
-                        rng.uniform(-bound, bound, var.get_value().shape)
-                    # A fresh shared variable in the layer's dtype, named hierarchically: lstm/l0_reverse/W_i.
-                    new = shared(value.astype(self.dtype), name=f"{cell.name}/{key}", shape=value.shape)
-                    cell.params[key] = new
+                    shape = var.get_value(borrow=True).shape
                     if self.bias or not is_bias:  # bias=False: the biases stay at zero and are not trained
-                        self.params[f"{prefix}/{key}"] = new
+                        var.set_value(rng.uniform(-bound, bound, shape).astype(self.dtype))
+                        self.params[var.name] = var
+                    else:
+                        var.set_value(np.zeros(shape, dtype=self.dtype))
                 row.append(cell)
             self.cells.append(row)
         self._stream = RandomStreams(int(rng.integers(2**31)))
@@ -181,9 +180,9 @@ class LSTM(RecurrentLayer):
     Example::
 
         >>> import numpy as np, symrnn, symrnn.tensor as T
-        >>> lstm = LSTM(4, 6, num_layers=2, bidirectional=True, batch_first=True, seed=0)
+        >>> lstm = LSTM(4, 6, num_layers=2, bidirectional=True, batch_first=True, seed=0, name="lstm")
         >>> list(lstm.params)[:2], len(lstm.params)
-        (['l0/W_i', 'l0/W_f'], 48)
+        (['lstm/l0/W_i', 'lstm/l0/W_f'], 48)
         >>> x = T.tensor3("x")
         >>> out, (h_n, c_n) = lstm(x)
         >>> [a.shape for a in symrnn.function([x], [out, h_n, c_n])(np.ones((3, 5, 4)))]
@@ -193,7 +192,7 @@ class LSTM(RecurrentLayer):
     kind = "lstm"
 
     def _make_cell(self, n_in: int, name: str) -> Cell:
-        return LSTMCell(n_in, self.hidden_size, forget_bias=0.0, name=name)
+        return LSTMCell(n_in, self.hidden_size, forget_bias=0.0, name=name, dtype=self.dtype)
 
 
 class GRU(RecurrentLayer):
@@ -202,16 +201,16 @@ class GRU(RecurrentLayer):
     Example::
 
         >>> import symrnn.tensor as T
-        >>> gru = GRU(4, 6, seed=0)
-        >>> list(gru.params)
-        ['l0/W_z', 'l0/W_r', 'l0/W_h', 'l0/U_z', 'l0/U_r', 'l0/U_h', 'l0/b_z', 'l0/b_r', 'l0/b_h', 'l0/b_hn']
+        >>> gru = GRU(4, 6, seed=0, name="gru")
+        >>> [name for name, _ in gru.named_parameters()][:4]
+        ['gru/l0/W_z', 'gru/l0/W_r', 'gru/l0/W_h', 'gru/l0/U_z']
         >>> out, h_n = gru(T.tensor3("x"), T.tensor3("h0"))
     """
 
     kind = "gru"
 
     def _make_cell(self, n_in: int, name: str) -> Cell:
-        return GRUCell(n_in, self.hidden_size, reset_after=True, name=name)
+        return GRUCell(n_in, self.hidden_size, reset_after=True, name=name, dtype=self.dtype)
 
 
 class RNN(RecurrentLayer):
@@ -219,7 +218,7 @@ class RNN(RecurrentLayer):
 
     Example::
 
-        >>> RNN(4, 6, num_layers=2, nonlinearity="relu", seed=0)
+        >>> RNN(4, 6, num_layers=2, nonlinearity="relu", seed=0, name="rnn")
         RNN(4, 6, num_layers=2, name='rnn')
     """
 
@@ -237,7 +236,7 @@ class RNN(RecurrentLayer):
 
     def _make_cell(self, n_in: int, name: str) -> Cell:
         activation = T.tanh if self.nonlinearity == "tanh" else T.nnet.relu
-        return RNNCell(n_in, self.hidden_size, activation=activation, name=name)
+        return RNNCell(n_in, self.hidden_size, activation=activation, name=name, dtype=self.dtype)
 
 
 __all__ = ["RecurrentLayer", "LSTM", "GRU", "RNN"]
