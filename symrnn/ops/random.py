@@ -3,8 +3,10 @@
 Two generators live here, and one table of distributions serves both:
 
 - :class:`RandomStreams` (symrnn's own, used by ``symrnn.nn`` dropout).  A draw
-  is a pure function of ``(seed, draw id, counter)`` through NumPy's modern
-  ``Generator``.  The stream's whole state is ``[seed, counter]``, an int64
+  is a pure function of ``(seed, draw id, counter)`` through NumPy's
+  counter-based ``Philox`` generator: its key is ``(seed, draw id)`` and the
+  call counter is the top word of its 256-bit counter, so each call reads its
+  own block of 2**192 numbers.  The stream's whole state is ``[seed, counter]``, an int64
   shared vector whose *default update* adds one to the counter, so every call
   of a compiled function draws fresh numbers without the user listing the
   update (as Theano's default updates do).  Two draws in one graph have
@@ -186,9 +188,13 @@ def _runtime_shape(op: Any, a: np.ndarray, b: np.ndarray, dims: Sequence[Any]) -
 # --------------------------------------------------------------------------- symrnn's counter-based draws
 
 
+_WORD = 0xFFFFFFFFFFFFFFFF
+
+
 def _generator(state: Any, draw: int) -> np.random.Generator:
+    """NumPy's counter-based ``Philox``: key ``(seed, draw id)``, the call counter as the counter's top word."""
     seed, counter = (int(v) for v in np.asarray(state))
-    return np.random.default_rng([seed & 0xFFFFFFFFFFFFFFFF, draw, counter])
+    return np.random.Generator(np.random.Philox(key=[seed & _WORD, draw & _WORD], counter=[0, 0, 0, counter & _WORD]))
 
 
 class RandomDraw(Op):
