@@ -26,7 +26,9 @@ from symrnn.graph import (
     Variable,
     ancestors,
     as_tensor_variable,
+    current_scope,
     describe,
+    name_scope,
     toposort,
     user_line,
 )
@@ -150,7 +152,9 @@ def grad(cost: Variable | None, wrt: Variable | Sequence[Variable], consider_con
         if null is not None:
             input_grads: list[Any] = [null] * len(node.inputs)
         else:
-            input_grads = list(node.op.grad(node, out_grads))
+            # The gradient's nodes are tagged after the node they differentiate: grad/lstm/forget_gate.
+            with name_scope(f"grad/{node.scope}" if node.scope else current_scope(), absolute=True):
+                input_grads = list(node.op.grad(node, out_grads))
         if len(input_grads) != len(node.inputs):
             raise GraphTypeError(f"{node.op}.grad returned {len(input_grads)} gradients for "
                                  f"{len(node.inputs)} inputs")

@@ -11,9 +11,11 @@ steps must not hit Python's recursion limit.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -607,10 +609,57 @@ def as_tensor_variable(value: Any, name: str | None = None, ndim: int | None = N
 # --------------------------------------------------------------------------- ops and applications
 
 
-class Apply:
-    """One application of an op to input variables, producing output variables."""
+_scopes = threading.local()  # .current: this thread's name scope, "" outside every scope
 
-    __slots__ = ("op", "inputs", "outputs", "trace", "__weakref__")
+
+def current_scope() -> str:
+    """The name scope that new nodes are tagged with (``node.scope``), ``""`` outside every scope."""
+    return getattr(_scopes, "current", "") or ""
+
+
+@contextlib.contextmanager
+def name_scope(name: str, absolute: bool = False) -> Iterator[str]:
+    """Tag the nodes built in this block with the scope ``outer/name`` (or ``name`` alone, when ``absolute``).
+
+    Cells and layers enter their own name, and each gate its role, so that a
+    node reads ``lstm/forget_gate`` in pictures, ``debugprint``, the profile and
+    the comments of ``f.source``.
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> with name_scope("encoder"), name_scope("gate"):
+        ...     y = T.tanh(T.vector("x"))
+        >>> y.owner.scope
+        'encoder/gate'
+    """
+    saved = current_scope()
+    _scopes.current = name if absolute or not saved else (f"{saved}/{name}" if name else saved)
+    try:
+        yield _scopes.current
+    finally:
+        _scopes.current = saved
+
+
+@contextlib.contextmanager
+def compiler_scope() -> Iterator[None]:
+    """Nodes that a rewrite builds in this block get ``scope = None`` (not known yet), for
+    ``symrnn.rewrite.inherit_scopes`` to fill in from the nodes around them."""
+    saved = current_scope()
+    _scopes.current = None
+    try:
+        yield
+    finally:
+        _scopes.current = saved
+
+
+class Apply:
+    """One application of an op to input variables, producing output variables.
+
+    ``trace`` is where it was built (:func:`user_line`), ``scope`` the name scope it was built in.
+    """
+
+    __slots__ = ("op", "inputs", "outputs", "trace", "scope", "__weakref__")
 
     def __init__(self, op: Op, inputs: Sequence[Variable], output_types: Sequence[TensorType]) -> None:
         for var in inputs:
@@ -620,6 +669,7 @@ class Apply:
         self.inputs = list(inputs)
         self.outputs = [Variable(t, owner=self, index=i) for i, t in enumerate(output_types)]
         self.trace = user_line()
+        self.scope = getattr(_scopes, "current", "")
 
     @property
     def out(self) -> Variable:
@@ -630,19 +680,26 @@ class Apply:
     def clone_with_new_inputs(self, inputs: Sequence[Variable]) -> Apply:
         """Rebuild this node on new inputs through the op's own type checks."""
         node = self.op.make_node(*inputs)
-        node.trace = self.trace
+        node.take_origin(self)
         for old, new in zip(self.outputs, node.outputs):
             new.name = old.name
         return node
+
+    def take_origin(self, other: Apply) -> Apply:
+        """Say that this node stands for ``other`` (a rewrite's result): take its trace and its scope."""
+        self.trace, self.scope = other.trace, other.scope
+        return self
 
     def __repr__(self) -> str:
         return f"{self.op}({', '.join(map(repr, self.inputs))})"
 
     def __getstate__(self) -> tuple:
-        return self.op, self.inputs, self.outputs, self.trace
+        return self.op, self.inputs, self.outputs, self.trace, self.scope
 
     def __setstate__(self, state: tuple) -> None:
-        self.op, self.inputs, self.outputs, self.trace = state
+        if len(state) == 4:  # pickled before nodes had scopes
+            state = (*state, "")
+        self.op, self.inputs, self.outputs, self.trace, self.scope = state
 
 
 class Op:

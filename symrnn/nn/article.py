@@ -48,11 +48,16 @@ class SharedPreactLSTMCell(LSTMCell):
         x_t = self._check_input(x_t)
         c, h = _pair(state, "SharedPreactLSTMCell")
         p = self.params
-        preact = T.dot(x_t, p["W_in"]) + T.dot(h, p["W"]) + p["b"]
-        i = f = o = T.nnet.sigmoid(preact)  # the bug: three gates, one value
-        candidate = T.tanh(preact)
-        c_new = f * c + i * candidate
-        h_new = o * T.tanh(c_new)
+        with self._in("preactivation"):
+            preact = T.dot(x_t, p["W_in"]) + T.dot(h, p["W"]) + p["b"]
+        with self._in("gates"):
+            i = f = o = T.nnet.sigmoid(preact)  # the bug: three gates, one value
+        with self._in("candidate"):
+            candidate = T.tanh(preact)
+        with self._in("cell"):
+            c_new = f * c + i * candidate
+        with self._in("hidden"):
+            h_new = o * T.tanh(c_new)
         return h_new, (c_new, h_new)
 
 

@@ -125,7 +125,8 @@ class RNNCell(Cell):
     def step(self, x_t: Variable, state: State) -> tuple[Variable, State]:
         p = self.params
         x_t = self._check_input(x_t)
-        h = self.activation(T.dot(x_t, p["W"]) + T.dot(state, p["U"]) + p["b"])
+        with self._in("hidden"):
+            h = self.activation(T.dot(x_t, p["W"]) + T.dot(state, p["U"]) + p["b"])
         return h, h
 
 
@@ -159,12 +160,18 @@ class LSTMCell(Cell):
     def step(self, x_t: Variable, state: State) -> tuple[Variable, State]:
         x_t = self._check_input(x_t)
         c, h = _pair(state, "LSTMCell")
-        i = T.nnet.sigmoid(self._preact("i", x_t, h))
-        f = T.nnet.sigmoid(self._preact("f", x_t, h) + self.forget_bias)
-        o = T.nnet.sigmoid(self._preact("o", x_t, h))
-        candidate = T.tanh(self._preact("c", x_t, h))
-        c_new = f * c + i * candidate
-        h_new = o * T.tanh(c_new)
+        with self._in("input_gate"):
+            i = T.nnet.sigmoid(self._preact("i", x_t, h))
+        with self._in("forget_gate"):
+            f = T.nnet.sigmoid(self._preact("f", x_t, h) + self.forget_bias)
+        with self._in("output_gate"):
+            o = T.nnet.sigmoid(self._preact("o", x_t, h))
+        with self._in("candidate"):
+            candidate = T.tanh(self._preact("c", x_t, h))
+        with self._in("cell"):
+            c_new = f * c + i * candidate
+        with self._in("hidden"):
+            h_new = o * T.tanh(c_new)
         return h_new, (c_new, h_new)
 
 
@@ -202,13 +209,17 @@ class GRUCell(Cell):
         p = self.params
         x_t = self._check_input(x_t)
         h = state
-        z = T.nnet.sigmoid(self._preact("z", x_t, h))
-        r = T.nnet.sigmoid(self._preact("r", x_t, h))
-        if self.reset_after:
-            candidate = T.tanh(T.dot(x_t, p["W_h"]) + p["b_h"] + r * (T.dot(h, p["U_h"]) + p["b_hn"]))
-        else:
-            candidate = T.tanh(T.dot(x_t, p["W_h"]) + T.dot(r * h, p["U_h"]) + p["b_h"])
-        h_new = z * h + (1 - z) * candidate
+        with self._in("update_gate"):
+            z = T.nnet.sigmoid(self._preact("z", x_t, h))
+        with self._in("reset_gate"):
+            r = T.nnet.sigmoid(self._preact("r", x_t, h))
+        with self._in("candidate"):
+            if self.reset_after:
+                candidate = T.tanh(T.dot(x_t, p["W_h"]) + p["b_h"] + r * (T.dot(h, p["U_h"]) + p["b_hn"]))
+            else:
+                candidate = T.tanh(T.dot(x_t, p["W_h"]) + T.dot(r * h, p["U_h"]) + p["b_h"])
+        with self._in("hidden"):
+            h_new = z * h + (1 - z) * candidate
         return h_new, h_new
 
 
@@ -314,8 +325,11 @@ class DropoutWrapper(Cell):
         return self.cell.zero_state(batch_size, dtype)
 
     def step(self, x_t: Variable, state: State) -> tuple[Variable, State]:
-        out, new_state = self.cell.step(self.dropout(x_t, self.input_keep_prob), state)
-        return self.dropout(out, self.output_keep_prob), new_state
+        with self._in():
+            x_t = self.dropout(x_t, self.input_keep_prob)
+        out, new_state = self.cell.step(x_t, state)
+        with self._in():
+            return self.dropout(out, self.output_keep_prob), new_state
 
 
 # --------------------------------------------------------------------------- running cells over time
@@ -413,7 +427,8 @@ def rnn(cell: Cell, inputs: Any, initial_state: State | None = None, mask: Any =
                              go_backwards)
         return cell.dropout(outputs, cell.output_keep_prob), final
     if initial_state is None:
-        initial_state = cell.zero_state(T.shape_i(inputs, 1), dtype=inputs.dtype)
+        with cell._in():
+            initial_state = cell.zero_state(T.shape_i(inputs, 1), dtype=inputs.dtype)
     template = initial_state
     flat_init = _flatten(initial_state)
     n_state = len(flat_init)
@@ -439,12 +454,14 @@ def rnn(cell: Cell, inputs: Any, initial_state: State | None = None, mask: Any =
         outputs_info = [*flat_init, None]
     else:
         outputs_info = [*flat_init, T.zeros((T.shape_i(inputs, 1), cell.output_size), dtype=inputs.dtype)]
-    results, _ = scan(step, sequences=sequences, outputs_info=outputs_info, go_backwards=go_backwards,
-                      name=cell.name, return_list=True)
-    outputs = results[-1]
-    if go_backwards:
-        outputs = outputs[::-1]
-    final = _unflatten(template, [r[-1] for r in results[:-1]])
+    with cell._in():
+        results, _ = scan(step, sequences=sequences, outputs_info=outputs_info, go_backwards=go_backwards,
+                          name=cell.name, return_list=True)
+    with cell._in():
+        outputs = results[-1]
+        if go_backwards:
+            outputs = outputs[::-1]
+        final = _unflatten(template, [r[-1] for r in results[:-1]])
     return outputs, final
 
 

@@ -90,8 +90,9 @@ class Dense(HasParams):
         if x.type.shape[-1] not in (None, self.input_size):
             raise op_error(where, [x], f"the input's last axis has {x.type.shape[-1]} features, but the layer "
                                        f"expects input_size={self.input_size}", GraphShapeError)
-        y = dot(x, self.W) + self.b
-        return y if self.activation is None else self.activation(y)
+        with self._in():
+            y = dot(x, self.W) + self.b
+            return y if self.activation is None else self.activation(y)
 
     def __repr__(self) -> str:
         return f"Dense(input_size={self.input_size}, output_size={self.output_size}, name={self.name!r})"
@@ -137,7 +138,8 @@ class Embedding(HasParams):
         ids = as_tensor_variable(ids)
         if ids.dtype not in INT_DTYPES:
             raise op_error(f"Embedding {self.name!r}", [ids], f"the ids must be integers, got {ids.dtype}")
-        return getitem(self.W, ids)
+        with self._in():
+            return getitem(self.W, ids)
 
     def __repr__(self) -> str:
         return f"Embedding(vocab_size={self.vocab_size}, dim={self.dim}, name={self.name!r})"

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from symrnn.graph import SharedVariable
+from symrnn.graph import name_scope as graph_name_scope
 
 _state = threading.local()  # .scopes: the open name scopes of this thread
 _lock = threading.Lock()
@@ -52,6 +53,9 @@ def _check_name(name: Any, who: str) -> str:
 def name_scope(name: str) -> Iterator[str]:
     """Prefix the names of the cells and layers made in this block with ``name/`` (scopes nest).
 
+    The nodes built in the block are tagged with the scope too (``node.scope``);
+    a cell or layer tags the nodes it builds with its own full name.
+
     Example::
 
         >>> from symrnn import nn
@@ -62,7 +66,8 @@ def name_scope(name: str) -> Iterator[str]:
     _check_name(name, "name_scope")
     _scopes().append(name)
     try:
-        yield "/".join(_scopes())
+        with graph_name_scope(name):  # the nodes built here are tagged too
+            yield "/".join(_scopes())
     finally:
         _scopes().pop()
 
@@ -159,6 +164,10 @@ class HasParams:
 
     name: str
     params: Params
+
+    def _in(self, role: str = "") -> Any:
+        """Tag the nodes built in this block ``<name>/<role>`` (``lstm/forget_gate``), or ``<name>`` alone."""
+        return graph_name_scope(f"{self.name}/{role}" if role else self.name, absolute=True)
 
     def named_parameters(self) -> Iterator[tuple[str, SharedVariable]]:
         """``(full name, parameter)`` pairs, as ``torch.nn.Module.named_parameters()``.

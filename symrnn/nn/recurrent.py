@@ -138,6 +138,10 @@ class RecurrentLayer(HasParams):
         return T.switch(self.training, x * mask / np.asarray(keep, dtype=x.dtype), x)
 
     def __call__(self, input: Any, hx: Any = None) -> tuple[Variable, Any]:  # noqa: A002 (PyTorch's name)
+        with self._in():
+            return self._call(input, hx)
+
+    def _call(self, input: Any, hx: Any) -> tuple[Variable, Any]:  # noqa: A002
         x, states = self._check(input, hx)
         seq = x.dimshuffle(1, 0, 2) if self.batch_first else x  # time-major inside
         h_n, c_n = [], []

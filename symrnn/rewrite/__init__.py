@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from symrnn.graph import Apply, Variable
+from symrnn.graph import Apply, Variable, compiler_scope, toposort
 from symrnn.rewrite.augmented import merge_augmented_scans
 from symrnn.rewrite.canonical import CANONICALIZE, STABILIZE
 from symrnn.rewrite.engine import apply_local_rewrites, merge
@@ -31,8 +31,58 @@ def optimize_scan_body(node: Apply) -> Sequence[Variable] | None:
         new_op = op.optimized_as = Scan(op.info, op.inner_inputs, inner)
         new_op.optimized = True
     new_node = new_op.make_node(*node.inputs)
-    new_node.trace = node.trace
+    new_node.take_origin(node)
     return new_node.outputs
+
+
+def inherit_scopes(outputs: Sequence[Variable]) -> list[Variable]:
+    """Give each node a rewrite built (``scope is None``) the scope that its consumers share, or failing
+    that its inputs': a merged gate product feeding ``lstm/input_gate`` ... ``lstm/output_gate`` is ``lstm``.
+
+    Example::
+
+        >>> import symrnn.tensor as T
+        >>> from symrnn.graph import compiler_scope, name_scope
+        >>> x = T.vector("x")
+        >>> with compiler_scope():
+        ...     made = T.exp(x)
+        >>> with name_scope("cell/gate"):
+        ...     y = T.tanh(made)
+        >>> _ = inherit_scopes([y]); made.owner.scope
+        'cell/gate'
+    """
+    _inherit(outputs, "", set())
+    return list(outputs)
+
+
+def _inherit(outputs: Sequence[Variable], default: str, seen: set[int]) -> None:
+    nodes = toposort(outputs)
+    consumers: dict[int, list[Apply]] = {}
+    for node in nodes:
+        for var in node.inputs:
+            if var.owner is not None:
+                consumers.setdefault(id(var.owner), []).append(node)
+    for node in reversed(nodes):  # consumers first
+        if node.scope is None:
+            around = [c.scope for c in consumers.get(id(node), []) if c.scope is not None]
+            if not around:
+                around = [v.owner.scope for v in node.inputs if v.owner is not None and v.owner.scope is not None]
+            node.scope = _common_scope(around) if around else default
+        if isinstance(node.op, Scan) and id(node.op) not in seen:  # a loop's body: its nodes default to the loop's
+            seen.add(id(node.op))
+            _inherit(node.op.inner_outputs, node.scope, seen)
+
+
+def _common_scope(scopes: Sequence[str]) -> str:
+    if not scopes:
+        return ""
+    parts = [s.split("/") for s in scopes]
+    common = []
+    for level in zip(*parts):
+        if any(p != level[0] for p in level):
+            break
+        common.append(level[0])
+    return "/".join(common)
 
 
 def optimize(outputs: Sequence[Variable], roots: Sequence[Variable] | None = None,
@@ -49,6 +99,13 @@ def optimize(outputs: Sequence[Variable], roots: Sequence[Variable] | None = Non
         >>> str(y.owner.op)
         'fused{neg,softplus,neg}'
     """
+    with compiler_scope():
+        outputs = _pipeline(outputs, roots, sequences)
+    return inherit_scopes(outputs)
+
+
+def _pipeline(outputs: Sequence[Variable], roots: Sequence[Variable] | None,
+              sequences: Sequence[Variable]) -> list[Variable]:
     outputs = merge(outputs)
     outputs = merge_augmented_scans(outputs)
     outputs = prune_loop_outputs(outputs)
@@ -67,4 +124,4 @@ def optimize(outputs: Sequence[Variable], roots: Sequence[Variable] | None = Non
     return outputs
 
 
-__all__ = ["optimize", "merge", "apply_local_rewrites"]
+__all__ = ["optimize", "merge", "apply_local_rewrites", "inherit_scopes"]

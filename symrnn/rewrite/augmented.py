@@ -50,7 +50,7 @@ def merge_augmented_scans(outputs: list[Variable]) -> list[Variable]:
             if all(a is b for a, b in zip(copy.inputs, original.inputs)):
                 if id(copy) not in built:
                     built[id(copy)] = copy.op.make_node(*current.inputs)
-                    built[id(copy)].trace = copy.trace
+                    built[id(copy)].take_origin(copy)
                 return [new for _, new in _corresponding(current, built[id(copy)])]
         return None
 

@@ -179,7 +179,7 @@ def _build(root: Apply, members: list[Apply], memo: dict[int, Variable]) -> Vari
         return None
     op = FusedElemwise(list(placeholders.values()), inner_out)
     node = op.make_node(*external.values())
-    node.trace = root.trace
+    node.take_origin(root)
     out = node.outputs[0]
     out.name = root.outputs[0].name
     return out
@@ -197,7 +197,7 @@ def _fuse_scan_bodies(outputs: list[Variable], min_group: int) -> list[Variable]
         new_op = Scan(op.info, op.inner_inputs, inner)
         new_op.optimized = getattr(op, "optimized", False)  # type: ignore[attr-defined]
         new_node = new_op.make_node(*node.inputs)
-        new_node.trace = node.trace
+        new_node.take_origin(node)
         for old, new in zip(node.outputs, new_node.outputs):
             new.name = old.name
         return new_node.outputs

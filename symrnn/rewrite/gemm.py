@@ -85,6 +85,7 @@ def merge_sibling_dots(outputs: Sequence[Variable], roots: Sequence[Variable] | 
             width = right.type.shape[1] if right.type.shape[1] is not None else shape_i(right, 1)
             stop = start + width
             piece = merged[(slice(None),) * (merged.ndim - 1) + (slice(start, stop),)]
+            piece.owner.take_origin(n)  # the slice stands for the gate's product: it keeps the gate's line
             plan[id(n.outputs[0])] = piece
             start = stop
     if not plan:

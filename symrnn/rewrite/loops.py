@@ -119,7 +119,7 @@ class Loop:
         op.optimized = getattr(self.node.op, "optimized", False)
         node = op.make_node(self.n_steps, *[o for o, _ in self.seqs], *[s.init for s in self.states],
                             *[o for o, _ in self.nonseqs])
-        node.trace = self.node.trace
+        node.take_origin(self.node)
         return node
 
 

@@ -187,7 +187,9 @@ def _merge_round(outputs: list[Variable], roots: Sequence[Variable] | None) -> d
             if merged.dtype != first.outputs[0].dtype:
                 continue
             for node, (_, start, stop) in run:
-                replaced[node.outputs[0]] = cut(merged, axis, start - lo, stop - lo)
+                piece = replaced[node.outputs[0]] = cut(merged, axis, start - lo, stop - lo)
+                if piece.owner is not merged.owner:  # the slice stands for the node: it keeps the node's trace
+                    piece.owner.take_origin(node)
     return replaced
 
 

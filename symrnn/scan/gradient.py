@@ -135,7 +135,7 @@ def scan_grad(node: Apply, output_grads: list[Any]) -> list[Any]:
             aug_op.base = op
             op.augmented[key] = aug_op
         forward = aug_op.make_node(*node.inputs)
-        forward.trace = node.trace
+        forward.take_origin(node)
     buffers = forward.outputs[:n_states]
     output_grads = list(output_grads)
     for j in range(n_states):
@@ -226,7 +226,7 @@ def scan_grad(node: Apply, output_grads: list[Any]) -> list[Any]:
                           last_only=(True,) * len(bwd_state_taps))  # only their final values are read
     bwd_op = Scan(bwd_info, bwd_seq_ph + bwd_state_ph + bwd_nonseq_ph, inner_outputs)
     bwd_node = bwd_op.make_node(cast(n_bwd, "int64"), *bwd_seqs_outer, *bwd_state_init, *nonseqs)
-    bwd_node.trace = node.trace
+    bwd_node.trace = node.trace  # its scope stays grad/..., where grad() built it
     bwd_buffers = bwd_node.outputs[: len(bwd_state_taps)]
     bwd_traces = bwd_node.outputs[len(bwd_state_taps):]
 
