@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -29,32 +30,106 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def user_line() -> str:
-    """Return ``file:line`` of the innermost stack frame outside symrnn.
+    """Where a node is being built: ``file:line`` of the innermost stack frame in the user's code, and, when
+    symrnn's model library (``symrnn.nn``, the demo) built it for the user, the innermost frame there too.
 
-    This is how graph-building errors point at the user's code.
+    This is how traces (``node.trace``) and graph-building errors point at the user's code::
+
+        /home/me/train.py:12                                    the user built it
+        /home/me/train.py:12 (LSTMCell.step, symrnn/nn/cells.py:162)   nn.rnn(...) on line 12 built it
+        symrnn/nn/cells.py:162 (in LSTMCell.step)                no user frame: the ``symrnn demo`` command
+
+    The core (graph, ops, tensor, scan, rewrites, compile, ``symrnn/__main__.py``) and launchers (``runpy``,
+    the ``symrnn`` console script) are never named.  In the library, a private helper's frame (``_preact``)
+    gives way to the public method that called it (``LSTMCell.step``, one line per gate).  The first
+    ``file:line`` is always the user's line where there is one; :func:`trace_lines` reads a trace back.
     """
     if _fixed_lines:
         return _fixed_lines[-1]
     frame = sys._getframe(1)
-    outermost = None
+    library = helper = outermost = None  # (qualified name, shown path, line) of frames in symrnn
     while frame is not None:
-        filename = frame.f_code.co_filename
-        inside = _inside_symrnn.get(filename)
-        if inside is None:  # abspath is slow, and graphs have many nodes: remember the answer per file
-            inside = _inside_symrnn[filename] = os.path.abspath(filename).startswith(_PACKAGE_DIR)
-        if not inside and not filename.startswith("<frozen"):
-            if outermost is not None and _is_launcher(filename):
-                break  # symrnn's own command built this graph: name the symrnn line, not the launcher
-            return f"{filename}:{frame.f_lineno}"
-        if inside:
-            outermost = frame
+        code = frame.f_code
+        kind = _frame_kinds.get(code.co_filename)
+        if kind is None:  # abspath is slow, and graphs have many nodes: remember the answer per file
+            kind = _frame_kinds[code.co_filename] = _frame_kind(code.co_filename)
+        if kind[0] == _USER:
+            found = library or helper
+            line = f"{code.co_filename}:{frame.f_lineno}"
+            return f"{line} ({found[0]}, {found[1]}:{found[2]})" if found else line
+        if kind[0] == _LIBRARY and library is None:
+            entry = (_qualname(code), kind[1], frame.f_lineno)
+            if code.co_name.startswith("_") and not code.co_name.startswith("__"):
+                helper = helper or entry
+            else:
+                library = entry
+        elif kind[0] == _CORE:
+            outermost = (_qualname(code), kind[1], frame.f_lineno)
         frame = frame.f_back
-    # Graphs built by symrnn itself (the demo, the viz command): the outermost symrnn frame is the most telling.
-    return f"{outermost.f_code.co_filename}:{outermost.f_lineno}" if outermost is not None else "<unknown>"
+    # No user frame: a graph that symrnn's own command built (the demo, ``symrnn viz``).
+    found = library or helper or outermost
+    return f"{found[1]}:{found[2]} (in {found[0]})" if found else "<unknown>"
 
 
-_inside_symrnn: dict[str, bool] = {}
+# How user_line sees a file.  The model library builds graphs for the user; the core is the compiler itself.
+_USER, _CORE, _LIBRARY, _LAUNCHER = range(4)
+MODEL_LIBRARY = ("nn/", "demo.py", "cli.py")  # paths in the package (cli.py: ``symrnn viz``'s example graphs)
+_frame_kinds: dict[str, tuple[int, str]] = {}
 _fixed_lines: list[str] = []
+
+
+def _frame_kind(filename: str) -> tuple[int, str]:
+    """The kind of a frame's file and how a trace shows it (``symrnn/nn/cells.py`` inside the package)."""
+    if filename.startswith("<frozen") or _is_launcher(filename):
+        return _LAUNCHER, filename
+    path = os.path.abspath(filename)
+    if not path.startswith(_PACKAGE_DIR + os.sep):
+        return _USER, filename
+    inner = os.path.relpath(path, _PACKAGE_DIR).replace(os.sep, "/")
+    return (_LIBRARY if inner.startswith(MODEL_LIBRARY) else _CORE), f"symrnn/{inner}"
+
+
+def _qualname(code: Any) -> str:
+    """``LSTMCell.step``; ``rnn.step`` for a function defined in ``rnn`` (Python 3.10: just ``step``)."""
+    return getattr(code, "co_qualname", code.co_name).replace(".<locals>", "")
+
+
+def trace_lines(trace: str | None) -> list[tuple[str, int]]:
+    """The ``(file, line)`` pairs that a trace names, outermost first: the user's line, then the model
+    library's line where the library built the node.  Package files come back as full paths (for
+    ``linecache``).
+
+    Example::
+
+        >>> import os
+        >>> [(os.path.basename(f), n) for f, n in trace_lines("/a/train.py:12 (LSTMCell.step, symrnn/nn/cells.py:9)")]
+        [('train.py', 12), ('cells.py', 9)]
+        >>> trace_lines("symrnn/nn/cells.py:9 (in LSTMCell.step)")[0][1], trace_lines(None)
+        (9, [])
+    """
+    m = _TRACE.match(trace or "")
+    if m is None:
+        return []
+    found = [(m.group(1), int(m.group(2)))]
+    inner = _TRACE.match((m.group(3) or "").rpartition(", ")[2])
+    if inner is not None:
+        found.append((inner.group(1), int(inner.group(2))))
+    return [(os.path.join(_PACKAGE_PARENT, f) if f.startswith("symrnn/") else f, n) for f, n in found]
+
+
+def short_trace(trace: str | None) -> str:
+    """A trace with file names only, for a source comment or a label: ``train.py:12 (LSTMCell.step, cells.py:162)``.
+
+    Example::
+
+        >>> short_trace("/home/me/train.py:12 (LSTMCell.step, symrnn/nn/cells.py:162)")
+        'train.py:12 (LSTMCell.step, cells.py:162)'
+    """
+    return re.sub(r"[^\s(,]*[/\\]", "", trace or "")
+
+
+_PACKAGE_PARENT = os.path.dirname(_PACKAGE_DIR)
+_TRACE = re.compile(r"(.*?):(\d+)(?: \((.*)\))?$", re.S)
 
 
 class fixed_user_line:  # noqa: N801 - used like a function: ``with fixed_user_line():``

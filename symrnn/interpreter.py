@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from symrnn.graph import Apply, Constant, Variable, describe, toposort
+from symrnn.graph import Apply, Constant, SharedVariable, Variable, describe, toposort
 
 
 class OpContractError(AssertionError):
@@ -49,9 +49,9 @@ def evaluate(outputs: Sequence[Variable], env: dict[int, np.ndarray],
         except OpContractError:
             raise
         except Exception as exc:
-            if getattr(exc, "_symrnn_annotated", False):
-                raise
-            raise annotate(exc, node) from None
+            if getattr(exc, "_symrnn_annotated", False):  # from a loop's (or a branch's) body: say which loop
+                raise within(exc, node, args) from exc.__cause__
+            raise annotate(exc, node, args) from exc
         for i, (arg, was) in enumerate(zip(args, before or ())):
             if not np.array_equal(arg, was, equal_nan=True):
                 raise OpContractError(f"{node.op}.perform wrote into its input {i} ({describe(node.inputs[i])}), "
@@ -67,13 +67,49 @@ def evaluate(outputs: Sequence[Variable], env: dict[int, np.ndarray],
     return [np.asarray(env[id(v)]) if id(v) in env else np.asarray(v.data) for v in outputs]
 
 
-def annotate(exc: Exception, node: Apply) -> Exception:
-    """The same kind of exception, with a message naming the node and the user's line that built it."""
-    message = (f"{exc}\n  while computing {node.op} with inputs "
-               f"{', '.join(describe(v) for v in node.inputs)}\n  the node was built at {node.trace}")
+def annotate(exc: Exception, node: Apply, values: Sequence[object] | None = None) -> Exception:
+    """The same kind of exception, with a message naming the node, its inputs (with their runtime shapes
+    where ``values`` are known), what to check (an op's ``explain_failure``) and the user's line that
+    built the node."""
+    lines = [str(exc), f"  while computing {node.op} with inputs {_inputs(node.inputs, values)}"]
+    explain = getattr(node.op, "explain_failure", None)
+    hint = explain(node, values) if explain is not None and values is not None else None
+    if hint:
+        lines.append(f"  check: {hint}")
+    lines.append(f"  the node was built at {node.trace}")
+    return retyped(exc, "\n".join(lines))
+
+
+def within(exc: Exception, node: Apply, values: Sequence[object]) -> Exception:
+    """An error from the body of a loop (or a branch): the same error, also naming the loop's node and the
+    runtime shapes of the user's variables it was given (the sequence ``x``, not only its step ``x[t]``)."""
+    given = [f"{_label(v)} of shape {tuple(np.shape(value))}" for v, value in zip(node.inputs, values)
+             if v.ndim and _label(v) and not isinstance(v, (Constant, SharedVariable))]  # (weights: where used)
+    over = f", given {', '.join(given)}" if given else ""
+    return retyped(exc, f"{exc}\n  inside {node.op}{over}, built at {node.trace}")
+
+
+def _label(var: Variable) -> str:
+    """``'x'``, or ``dimshuffle{1,0,2}('x')`` for an unnamed value made of named ones by one op, else ``""``."""
+    if var.name:
+        return repr(var.name)
+    names = [repr(v.name) for v in var.owner.inputs if v.name] if var.owner is not None else []
+    return f"{var.owner.op}({', '.join(names)})" if names else ""
+
+
+def retyped(exc: Exception, message: str) -> Exception:
+    """An exception of ``exc``'s type with ``message`` (``exc`` itself where that type cannot be made so)."""
     try:
         new = type(exc)(message)
     except Exception:
         return exc
     new._symrnn_annotated = True  # type: ignore[attr-defined]
     return new.with_traceback(exc.__traceback__)
+
+
+def _inputs(variables: Sequence[Variable], values: Sequence[object] | None) -> str:
+    """``'x': float64(?, ?, ?) of shape (5, 3, 7), 'W': float64(2, 4)``: types, and runtime shapes if known."""
+    if values is None:
+        return ", ".join(describe(v) for v in variables)
+    return ", ".join(f"{describe(v)} of shape {tuple(np.shape(value))}" if v.ndim else describe(v)
+                     for v, value in zip(variables, values))

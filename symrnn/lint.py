@@ -40,7 +40,17 @@ import numpy as np
 
 from symrnn.compile.function import Function
 from symrnn.gradient import grad
-from symrnn.graph import FLOAT_DTYPES, Apply, Constant, SharedVariable, TensorType, Variable, toposort
+from symrnn.graph import (
+    FLOAT_DTYPES,
+    Apply,
+    Constant,
+    SharedVariable,
+    TensorType,
+    Variable,
+    short_trace,
+    toposort,
+    trace_lines,
+)
 from symrnn.nn.cells import Cell, GRUCell, LSTMCell, _flatten, _unflatten
 from symrnn.printing import pp
 from symrnn.rewrite.engine import merge
@@ -193,12 +203,11 @@ def _name(var: Any) -> str:
 
 def _source_targets(trace: str | None, op: str) -> list[str]:
     """The names a user line assigns a gate to: ``i = f = o = T.nnet.sigmoid(...)`` gives ``['i', 'f', 'o']``."""
-    if not trace or ":" not in trace:
+    lines = trace_lines(trace)
+    if not lines:
         return []
-    filename, _, line = trace.rpartition(":")
-    if not line.isdigit():
-        return []
-    text = linecache.getline(filename, int(line)).strip()
+    filename, line = lines[-1]  # the innermost: the library's line where symrnn.nn built the gate
+    text = linecache.getline(filename, line).strip()
     if len(re.findall(rf"\b{op}\s*\(", text)) != 1:
         return []
     m = re.match(r"^((?:[A-Za-z_]\w*\s*=\s*)+)[^=]", text)
@@ -357,7 +366,7 @@ def _gate_findings(context: _Context, fix_cell: str) -> list[LintWarning]:
             op = _op_name(original.owner)
             names = [original.name] if original.name else _source_targets(original.owner.trace, op)
             if not names:
-                where = (original.owner.trace or "?").rsplit("/", 1)[-1]
+                where = short_trace(original.owner.trace) or "?"
                 names = [f"{op} at {where}"]
             found += [n for n in names if n not in found]
         return found

@@ -23,7 +23,7 @@ import numpy as np
 
 from symrnn.compile import numba_kernels
 from symrnn.compile.profile import Profile
-from symrnn.graph import Apply, Constant, SharedVariable, Variable
+from symrnn.graph import Apply, Constant, SharedVariable, Variable, short_trace
 from symrnn.ops.blas import Dot
 from symrnn.ops.elemwise import Elemwise
 from symrnn.ops.fused import BlockSum, FusedElemwise
@@ -171,7 +171,7 @@ class CodegenContext:
             for j, var in enumerate(node.outputs):
                 self.names[id(var)] = f"t{step}_{hint}" if len(node.outputs) == 1 else f"t{step}_{hint}_{j}"
                 out_names.append(self.names[id(var)])
-            where = f"  @ {safe_comment(node.trace.rsplit('/', 1)[-1], 40)}" if node.trace else ""
+            where = f"  @ {safe_comment(short_trace(node.trace), 72)}" if node.trace else ""
             lines.append((f"# {safe_comment(describe_node(node, self.names), 70)}{where}", None))
             if self.profile is not None:
                 index = len(self.profile)

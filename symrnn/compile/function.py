@@ -352,7 +352,33 @@ class Function:
             node = self._failing_node(exc)
             if node is None:
                 raise
-            raise interpreter.annotate(exc, node) from None
+            raise self._users_error(exc, node, values) from exc
+
+    def _users_error(self, exc: Exception, node: Apply, values: list[Any]) -> Exception:
+        """The error of a failed call, told in terms of the graph that the user built.
+
+        The node that failed in the compiled code may be one that the user never wrote: a ``dot`` over the
+        gates' concatenated weights, a ``fused{mul,mul,add}``.  So a shape or value error is run again,
+        node by node, by the reference interpreter on the graph as built: the first of the user's nodes
+        that fails names the user's variables, their runtime shapes and the user's line.  This costs
+        nothing until a call fails.  The error keeps its type (the interpreter's error where it is of the
+        compiled code's type or a subclass, else the compiled code's type with the interpreter's message).
+        """
+        annotated = interpreter.annotate(exc, node)
+        if not isinstance(exc, (ValueError, IndexError, TypeError)) or isinstance(exc, AssertionError):
+            return annotated
+        try:
+            self._interpret([np.asarray(self.backend.to_host(v)) for v in values])
+        except Exception as found:  # noqa: BLE001 - any error that the graph as built raises is the one to report
+            if not getattr(found, "_symrnn_annotated", False):
+                return annotated
+            if node.trace not in str(found) or str(node.op) not in str(found):  # a merged or fused node failed
+                found = interpreter.retyped(found, f"{found}\n  (the compiled code computes this in {node.op}, a "
+                                                   f"node made by the compiler's rewrites; its own error is chained "
+                                                   f"above)")
+            return found if isinstance(found, type(exc)) else interpreter.retyped(exc, str(found))
+        return interpreter.retyped(annotated, f"{annotated}\n  (the graph as built runs on these inputs with "
+                                              f"mode='reference')")
 
     def _failing_node(self, exc: Exception) -> Apply | None:
         assert self._generated is not None

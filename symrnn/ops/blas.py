@@ -42,6 +42,18 @@ def _check_aligned(op: Any, x: Variable, y: Variable, x_axis: int, y_axis: int) 
                                    f"{a} (dim {x_axis % x.ndim}) != {b} (dim {y_axis % y.ndim})", GraphShapeError)
 
 
+def _explain_misaligned(node: Apply, values: list[np.ndarray], y_axis: int) -> str | None:
+    """``'x' has 7 features (its last axis), but 'lstm/W_i' expects 2 (its rows)``, for a product whose
+    contracted axes did not match at run time."""
+    (x, y), (a, b) = node.inputs, [np.shape(v) for v in values]
+    if not a or not b or a[-1] == b[y_axis]:
+        return None
+    left, right = (repr(v.name) if v.name else f"the {side} operand" for v, side in ((x, "left"), (y, "right")))
+    rows = "its length" if len(b) == 1 else "its rows" if len(b) == 2 else f"its axis {len(b) + y_axis}"
+    return (f"{left} has {a[-1]} features (its last axis, shape {a}), but {right} expects {b[y_axis]} "
+            f"({rows}, shape {b})")
+
+
 class Dot(Op):
     """``numpy.dot`` for inputs of at least one dimension each."""
 
@@ -59,6 +71,10 @@ class Dot(Op):
 
     def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
         return [np.asarray(np.dot(*inputs))]
+
+    def explain_failure(self, node: Apply, inputs: list[np.ndarray]) -> str | None:
+        """What to check when ``perform`` failed on ``inputs`` (the interpreter's error messages)."""
+        return _explain_misaligned(node, inputs, 0 if node.inputs[1].ndim == 1 else -2)
 
     def emit(self, node: Apply, inputs: list[str], outputs: list[str], ctx: Any) -> str:
         x, y = node.inputs
@@ -146,6 +162,9 @@ class MatMul(Op):
     def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
         perform_checks(node, inputs, self._batch_checks(node))
         return [np.asarray(np.matmul(*inputs))]
+
+    def explain_failure(self, node: Apply, inputs: list[np.ndarray]) -> str | None:
+        return _explain_misaligned(node, inputs, -2)
 
     def emit(self, node: Apply, inputs: list[str], outputs: list[str], ctx: Any) -> str:
         checks = emit_checks(node, inputs, self._batch_checks(node), ctx)
