@@ -13,6 +13,7 @@ Theano's ``theano.gradient`` module, with ``jacobian``, ``hessian`` and
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -26,7 +27,6 @@ from symrnn.graph import (
     Variable,
     ancestors,
     as_tensor_variable,
-    current_scope,
     describe,
     name_scope,
     toposort,
@@ -153,7 +153,7 @@ def grad(cost: Variable | None, wrt: Variable | Sequence[Variable], consider_con
             input_grads: list[Any] = [null] * len(node.inputs)
         else:
             # The gradient's nodes are tagged after the node they differentiate: grad/lstm/forget_gate.
-            with name_scope(f"grad/{node.scope}" if node.scope else current_scope(), absolute=True):
+            with name_scope(f"grad/{node.scope}", absolute=True) if node.scope else contextlib.nullcontext():
                 input_grads = list(node.op.grad(node, out_grads))
         if len(input_grads) != len(node.inputs):
             raise GraphTypeError(f"{node.op}.grad returned {len(input_grads)} gradients for "

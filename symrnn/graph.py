@@ -708,7 +708,7 @@ def name_scope(name: str, absolute: bool = False) -> Iterator[str]:
         >>> y.owner.scope
         'encoder/gate'
     """
-    saved = current_scope()
+    saved = getattr(_scopes, "current", "")  # None inside compiler_scope, and so again after this block
     _scopes.current = name if absolute or not saved else (f"{saved}/{name}" if name else saved)
     try:
         yield _scopes.current
@@ -720,7 +720,7 @@ def name_scope(name: str, absolute: bool = False) -> Iterator[str]:
 def compiler_scope() -> Iterator[None]:
     """Nodes that a rewrite builds in this block get ``scope = None`` (not known yet), for
     ``symrnn.rewrite.inherit_scopes`` to fill in from the nodes around them."""
-    saved = current_scope()
+    saved = getattr(_scopes, "current", "")
     _scopes.current = None
     try:
         yield

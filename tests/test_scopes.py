@@ -124,3 +124,15 @@ def test_scopes_survive_pickling_and_are_per_thread():
     leave.set()
     t.join()
     assert seen["main"] == ""
+
+
+def test_every_compiled_node_of_a_training_step_has_the_scope_of_what_it_computes():
+    cell = nn.LSTMCell(2, 3, seed=0)
+    x = T.tensor3("x")
+    out, _ = nn.rnn(cell, x)
+    loss = (out ** 2).sum()  # the user's own code, outside every scope
+    f = symrnn.function([x], [loss, *symrnn.grad(loss, cell.parameters())])
+    unscoped = [str(n.op) for n in f.nodes if not n.scope]
+    assert unscoped == ["block_sum{sqr}"]  # the loss, fused: it stays the user's
+    assert {n.scope.split("/")[0] for n in f.nodes if n.scope} == {"lstm", "grad"}
+    assert all(n.scope.startswith("grad/lstm") for n in f.nodes if n.scope.startswith("grad"))

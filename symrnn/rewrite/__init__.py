@@ -62,11 +62,14 @@ def _inherit(outputs: Sequence[Variable], default: str, seen: set[int]) -> None:
         for var in node.inputs:
             if var.owner is not None:
                 consumers.setdefault(id(var.owner), []).append(node)
-    for node in reversed(nodes):  # consumers first
+    # Scoped neighbours speak, consumers first (an unscoped consumer is the user's own code), then inputs.
+    for node in reversed(nodes):
+        around = [c.scope for c in consumers.get(id(node), []) if c.scope]
+        if node.scope is None and around:
+            node.scope = _common_scope(around)
+    for node in nodes:
         if node.scope is None:
-            around = [c.scope for c in consumers.get(id(node), []) if c.scope is not None]
-            if not around:
-                around = [v.owner.scope for v in node.inputs if v.owner is not None and v.owner.scope is not None]
+            around = [v.owner.scope for v in node.inputs if v.owner is not None and v.owner.scope]
             node.scope = _common_scope(around) if around else default
         if isinstance(node.op, Scan) and id(node.op) not in seen:  # a loop's body: its nodes default to the loop's
             seen.add(id(node.op))

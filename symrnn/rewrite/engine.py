@@ -45,6 +45,8 @@ def rebuild(outputs: Sequence[Variable], on_node: Callable[..., Sequence[Variabl
         for old, new in zip(node.outputs, new_outputs):
             if new is not old:
                 memo[id(old)] = new
+                if new.owner is not None and new.owner.scope is None:  # made by the rewrite: it stands for node
+                    new.owner.scope = node.scope
     return [memo.get(id(v), v) for v in outputs]
 
 
