@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import threading
 import time
 import traceback
@@ -23,6 +24,7 @@ import numpy as np
 from symrnn import interpreter
 from symrnn.compile import codegen, numba_kernels, threads
 from symrnn.compile.backends import NUMPY, get_backend
+from symrnn.compile.export import export as export_module
 from symrnn.compile.io import In, Out
 from symrnn.compile.mode import Mode
 from symrnn.compile.nanguardmode import NanGuardMode
@@ -188,12 +190,55 @@ class Function:
             claimed.add(id(root))
         guard = self.nan_guard.check_node if self.nan_guard is not None else (
             _check_node_type if mode == "DebugMode" else None)
+        self._copy_outputs = copies  # export() generates the code again with them
         self._generated = codegen.generate(inputs, self._compiled_shared, self.nodes,
                                            self.compiled_outputs, copies,
                                            fn_name=codegen.function_identifier(name),
                                            profile=profile, backend=self.backend,
                                            keep_buffers=self.keep_buffers, kernels=_kernels(), guard=guard)
         self.source = self._generated.source
+
+    def export(self, path: str | os.PathLike) -> str:
+        """Write this function as a Python module that needs NumPy only, and return the module's path.
+
+        ``path`` names the module (``.py`` is added where missing); its arrays
+        (the shared variables' current values, inputs' default values and the
+        graph's constant arrays) go to an ``.npz`` file beside it, which the
+        module loads with ``allow_pickle=False``.  Both are written atomically.
+        The module defines one function, named after this one, whose
+        arguments are the inputs' names made valid Python identifiers
+        (``input_0`` ... where unnamed).  It runs the same generated code as
+        this function, so it returns the same numbers on the same NumPy.  Its
+        parameters are the dict ``params`` (name -> array): each call reads
+        them, and updates replace their values in ``params``, as calling this
+        function updates its shared variables (the module never touches them).
+
+        Where this function runs numba kernels (``config.kernels = "numba"``),
+        the module computes with NumPy's ufuncs, which give the same numbers.
+        Refused with :class:`~symrnn.compile.export.ExportError`: the CuPy
+        backend, ``mode="reference"``, ``DebugMode`` and ``NanGuardMode``, and
+        ops that call back into symrnn (``Print``).
+        See ``docs/guide.md``, "Exporting a function".
+
+        Example::
+
+            >>> import importlib.util, os, tempfile
+            >>> import numpy as np, symrnn, symrnn.tensor as T
+            >>> w = symrnn.shared(np.array([1.0, 2.0]), name="w")
+            >>> x = T.dvector("x")
+            >>> step = symrnn.function([x], (w * x).sum(), updates=[(w, w + x)], name="step")
+            >>> path = step.export(os.path.join(tempfile.mkdtemp(), "step.py"))
+            >>> sorted(os.listdir(os.path.dirname(path)))
+            ['step.npz', 'step.py']
+            >>> spec = importlib.util.spec_from_file_location("step", path)
+            >>> module = importlib.util.module_from_spec(spec)
+            >>> spec.loader.exec_module(module)
+            >>> module.step(x=[1.0, 1.0]), step([1.0, 1.0])
+            (array(3.), array(3.))
+            >>> module.params["w"], w.get_value()
+            (array([2., 3.]), array([2., 3.]))
+        """
+        return export_module(self, path)
 
     @property
     def kept_bytes(self) -> int:
