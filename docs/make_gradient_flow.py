@@ -3,9 +3,9 @@
     python docs/make_gradient_flow.py            # writes docs/img/gradient_flow.svg
     python docs/make_gradient_flow.py out.png    # or any .svg / .png file
 
-Standard initialization (Glorot input weights, orthogonal recurrent weights,
-zero biases except the LSTM's forget bias 1 and the GRU's gate biases 1), 8 inputs, 32 units, a batch of 16
-standard-normal sequences, seed 0; the loss is the sum of the last output.
+Untrained models, as the plot says: the standard initialization (Glorot input weights, orthogonal recurrent
+weights, zero biases except the LSTM's forget bias 1 and the GRU's gate biases 1), 8 inputs, 32 units, a batch
+of 16 standard-normal sequences, seed 0; the loss is the sum of the last output.
 The output is deterministic: running it again rewrites the same file.
 """
 
@@ -24,7 +24,7 @@ def main(argv: list[str]) -> int:
     out = argv[1] if len(argv) > 1 else os.path.join(HERE, "img", "gradient_flow.svg")
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     models = {"RNN": nn.RNNCell(8, 32, seed=0), "LSTM": nn.LSTMCell(8, 32, seed=0), "GRU": nn.GRUCell(8, 32, seed=0)}
-    flows = gradient_flow(models, T=100, batch_size=16, seed=0, plot=out,
+    flows = gradient_flow(models, T=100, batch_size=16, seed=0, plot=out, trained=False,
                           title="Gradient reaching each step from a loss at step 100")
     for label, flow in flows.items():
         print(f"{label:5s} ||dL/dh_1|| = {flow.norms[0]:.2e}   ||dL/dh_100|| = {flow.norms[-1]:.2e}")

@@ -21,6 +21,7 @@ import symrnn
 import symrnn.tensor as T
 from symrnn import nn, viz
 from symrnn.nn.article import SharedPreactLSTMCell
+from symrnn.nn.optimizers import adam
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 IMG = os.path.join(HERE, "img")
@@ -58,6 +59,20 @@ def pictures() -> dict[str, object]:
     # 5. The compiled LSTM's step: the four gates' products merged into one.
     out["lstm_compiled.svg"] = viz.to_dot(f, output_labels=["h"], legend=False,
                                           title="the compiled LSTM: one matrix product per step for all gates")
+
+    # 6. The LSTM's step with each gate in a cluster of its own (name scopes).
+    out["lstm_scopes.svg"] = viz.to_dot({"h": hl}, cluster_scopes=True, legend=False, rankdir="LR",
+                                        title="an LSTM's step: one cluster per gate")
+
+    # 7. An LSTM training step (mse, Adam) as an overview: one box per name scope or loop.
+    y = T.tensor3("y")
+    loss = nn.losses.mse(hl, y)
+    train = symrnn.function([x, y], loss, updates=adam(loss, list(lstm.params.values())))
+    out["lstm_overview.svg"] = viz.to_dot(train, overview=True, title="an LSTM training step: an overview")
+
+    # 8. The RNN's cost and its gradient side by side, for learning backpropagation through time.
+    out["rnn_learn.svg"] = viz.learn(cost, params, collapse="cells",
+                                     title="cost = mean(h[-1] ** 2) and its gradient")
     return out
 
 

@@ -12,6 +12,7 @@ Example::
 
     $ symrnn demo --steps 20 --out /tmp/symrnn-out
     $ symrnn viz lstm --compiled -o lstm.svg
+    $ symrnn viz rnn --grad --learn -o rnn_learn.svg
 """
 
 from __future__ import annotations
@@ -77,6 +78,21 @@ def build_parser() -> argparse.ArgumentParser:
     viz.add_argument("--compare", action="store_true",
                      help="compile, and draw the graph as built and the compiled graph side by side")
     viz.add_argument("--collapse", action="store_true", help="draw each loop (one cell step) as a single node")
+    viz.add_argument("--learn", action="store_true",
+                     help="draw the cost and its gradient (implies --grad) side by side, each gradient node "
+                          "coloured like the forward scope it differentiates (lstm/forget_gate and "
+                          "grad/lstm/forget_gate)")
+    viz.add_argument("--overview", action="store_true",
+                     help="draw one box per name scope or loop, with the values that pass between them")
+    viz.add_argument("--scopes", action="store_true",
+                     help="draw each name scope (lstm/forget_gate, grad/lstm/cell...) as a labelled cluster")
+    viz.add_argument("--show-plumbing", action="store_true",
+                     help="draw shape plumbing (shape reads, zeros, broadcasts, dimshuffles, a loop's reversals "
+                          "and slices) as nodes instead of folding it into the edges")
+    viz.add_argument("--max-nodes", type=_positive_int, default=symrnn.viz.MAX_NODES, metavar="N",
+                     help=f"a picture of more nodes, or too big for a page, is drawn left to right, with its loops "
+                          f"collapsed or as an overview (default: {symrnn.viz.MAX_NODES}; see --all)")
+    viz.add_argument("--all", action="store_true", help="draw every node, however big the picture gets")
     viz.add_argument("--html", action="store_true",
                      help="write an interactive HTML page (pan, zoom, click a node for its details)")
     viz.add_argument("--no-types", action="store_true", help="leave dtypes and shapes out of the picture")
@@ -129,11 +145,18 @@ def _cmd_viz(args: argparse.Namespace) -> int:
         print(f"symrnn viz: cannot tell the format from {output!r}; use one of "
               f"{', '.join(sorted(VIZ_FORMATS))}", file=sys.stderr)
         return 2
-    drawn, labels = build_cell_graph(args.cell, args.input_size, args.units, grad=args.grad,
+    if args.learn and args.compare:
+        print("symrnn viz: --learn draws one graph and its gradient; it does not combine with --compare",
+              file=sys.stderr)
+        return 2
+    grad = args.grad or args.learn
+    drawn, labels = build_cell_graph(args.cell, args.input_size, args.units, grad=grad,
                                      compiled=args.compiled or args.compare)
     options = {"output_labels": labels, "show_types": not args.no_types, "collapse": "cells" if args.collapse else None,
-               "title": f"symrnn: {args.cell}" + (" gradient" if args.grad else "")
-               + (", compiled" if args.compiled and not args.compare else "")}
+               "title": f"symrnn: {args.cell}" + (" and its gradient" if args.learn else " gradient" if grad else "")
+               + (", compiled" if args.compiled and not args.compare else ""),
+               "show_plumbing": args.show_plumbing, "cluster_scopes": args.scopes, "overview": args.overview,
+               "learn": args.learn, "max_nodes": None if args.all else args.max_nodes}
     if args.compare:
         options["which"] = "both"
     try:

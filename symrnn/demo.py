@@ -10,8 +10,13 @@ Tasks (time-major batches generated on the fly, float32):
 
 Each model is a cell from :mod:`symrnn.nn` plus a ``Dense`` read-out, trained
 with Adam.  The results go to an output folder: ``results.json``,
-``results.csv``, each model's parameters (``.npz``), the test data, and
-``loss_curves.png`` when matplotlib is installed.
+``results.csv``, each model's parameters (``.npz``), the test data, the
+correct LSTM's training step on the adding problem as a module that runs with
+NumPy alone (``lstm_train_step.py`` and its trained parameters,
+``lstm_train_step.npz``: see :meth:`symrnn.Function.export`), and, when
+matplotlib is installed, ``loss_curves.png`` (each task's training curves and
+its baseline) and ``gradient_flow.png`` (how much gradient reaches each step of
+an adding-problem sequence, for the models at initialization and trained).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from tqdm import tqdm
 import symrnn
 import symrnn.tensor as T
 from symrnn import nn, viz
-from symrnn.files import atomic_write, write_text
+from symrnn.files import atomic_write
 from symrnn.nn.article import SharedPreactLSTMCell
 from symrnn.nn.io import save_params
 from symrnn.nn.optimizers import adam
@@ -151,6 +156,7 @@ def run_demo(out: str = "symrnn-out", steps: int | None = None, seed: int = 0, m
     symrnn.config.floatX = "float32"
     runs: list[dict[str, Any]] = []
     extras: list[str] = []
+    trained: dict[str, Any] = {}  # the first task's trained cells, for the gradient-flow plot
     total = sum((steps or task.steps) for task in TASKS) * len(models)
     print(f"symrnn demo: {len(models)} models x {len(TASKS)} tasks, {total} training steps in all", file=stream)
     bar = progress_bar(total, sys.stderr if stream is sys.stdout else stream, enabled=progress)
@@ -175,13 +181,17 @@ def run_demo(out: str = "symrnn-out", steps: int | None = None, seed: int = 0, m
                 train_s = time.perf_counter() - started
                 test_loss = float(built["loss"](test_x, test_y))
                 save_params(os.path.join(out, f"{task.name}_{model}.npz"), built["params"])
+                if task is TASKS[0]:
+                    trained[model] = built["cell"]
                 if model == "lstm" and task is TASKS[0]:  # what the compiler made of one training step
-                    write_text(os.path.join(out, "lstm_train_step.py"), built["train"].source)
+                    # a module that runs with NumPy alone, and its trained parameters beside it (.npz)
+                    built["train"].export(os.path.join(out, "lstm_train_step.py"))
                     extras += _pictures(out, built, stream)
                 runs.append({"task": task.name, "model": model, "test_loss": test_loss, "baseline": baseline,
                              "steps": n_steps, "train_s": train_s, "compile_s": built["compile_s"],
                              "n_params": int(sum(v.get_value().size for v in built["params"].values())),
                              "curve": curve})
+        extras += _gradient_flow_plot(out, TASKS[0], trained, seed)
     finally:
         bar.close()
         symrnn.config.floatX = old_floatx
@@ -192,29 +202,44 @@ def run_demo(out: str = "symrnn-out", steps: int | None = None, seed: int = 0, m
     plot = _plot(out, results)
     extras += ["loss_curves.png"] if plot else []
     print(f"\nartifacts written to {os.path.abspath(out)}/ (results.json, results.csv, parameters, test data, "
-          f"lstm_train_step.py{''.join(', ' + e for e in extras)})", file=stream)
+          f"lstm_train_step.py and .npz{''.join(', ' + e for e in extras)})", file=stream)
     return results
 
 
 def _pictures(out: str, built: dict[str, Any], stream: TextIO) -> list[str]:
-    """The compiled LSTM training step as a graph (built vs compiled), and the RNN/LSTM/GRU gradient flow."""
+    """The LSTM training step as two graphs: ``lstm_graph_overview.svg``, one box per name scope or loop, as
+    built and compiled side by side; ``lstm_graph.svg``, the compiled step in detail (loops collapsed, shape
+    plumbing folded into the edges, name scopes as clusters, within a page: zoom in to read it)."""
     written = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        path = viz.render(built["train"], os.path.join(out, "lstm_graph.svg"), which="both", collapse="cells",
-                          on_missing_dot="warn")
-    written.append(os.path.basename(path))
-    if not path.endswith(".svg"):
-        print("  (Graphviz's dot is not installed: wrote the graph as DOT source; apt-get install graphviz)",
+        paths = [viz.render(built["train"], os.path.join(out, "lstm_graph_overview.svg"), which="both",
+                            overview=True, title="the LSTM's training step: an overview", on_missing_dot="warn"),
+                 viz.render(built["train"], os.path.join(out, "lstm_graph.svg"), collapse="cells", rankdir="LR",
+                            cluster_scopes=True, max_nodes=None, title="the LSTM's training step, compiled",
+                            on_missing_dot="warn")]
+    written += [os.path.basename(path) for path in paths]
+    if not all(path.endswith(".svg") for path in paths):
+        print("  (Graphviz's dot is not installed: wrote the graphs as DOT source; apt-get install graphviz)",
               file=stream)
-    cells = {"RNN": nn.RNNCell(1, HIDDEN, seed=0), "LSTM": nn.LSTMCell(1, HIDDEN, seed=0),
-             "GRU": nn.GRUCell(1, HIDDEN, seed=0)}
-    try:
-        viz.gradient_flow(cells, T=100, batch_size=16, seed=0, plot=os.path.join(out, "gradient_flow.png"))
-        written.append("gradient_flow.png")
-    except ImportError:  # matplotlib is an optional extra
-        pass
     return written
+
+
+def _gradient_flow_plot(out: str, task: Task, trained: dict[str, Any], seed: int) -> list[str]:
+    """``gradient_flow.png``: ``||dL/dh_t||`` at each step of the task's sequences, ``L`` the sum of the last
+    hidden state, for each model at its initialization (the same seed) and after training, side by side."""
+    if not trained:
+        return []
+    x, _ = task.make_batch(np.random.default_rng(seed), 16)
+    untrained = {model: make_cell(model, x.shape[2], seed) for model in trained}  # the trained ones' start
+    flows = [*viz.gradient_flow(untrained, inputs=x, trained=False).values(),
+             *viz.gradient_flow(trained, inputs=x, trained=True).values()]
+    title = f"Gradient reaching each step from the last hidden state, on {task.name}-task sequences (T={len(x)})"
+    try:
+        viz.plot_gradient_flow(flows, os.path.join(out, "gradient_flow.png"), title=title)
+    except ImportError:  # matplotlib is an optional extra
+        return []
+    return ["gradient_flow.png"]
 
 
 def _baseline(task: Task, x: np.ndarray, y: np.ndarray) -> float:
@@ -266,27 +291,44 @@ def _compare(what: str, mine: float, theirs: float) -> str:
     return f"{what}'s test MSE is about the same as"
 
 
-def _plot(out: str, results: dict[str, Any]) -> bool:
-    try:  # a Figure of its own, without pyplot: the caller's matplotlib backend is left alone
-        from matplotlib.figure import Figure
-    except ImportError:
-        return False
+#: What each task's baseline predicts (``_baseline``), for the loss-curve legend.
+BASELINES = {"adding": "always predict the mean, 1.0", "sine": "repeat the last value"}
+
+
+def loss_curve_figure(results: dict[str, Any]) -> Any:
+    """A matplotlib ``Figure`` (no pyplot) of each task's smoothed training curves, one panel per task, with the
+    task's baseline MSE as a dashed horizontal line in the legend."""
+    from matplotlib.figure import Figure
+
     tasks = list(results["tasks"])
     fig = Figure(figsize=(6 * len(tasks), 4))
-    axes = fig.subplots(1, len(tasks))
-    for ax, task in zip(np.atleast_1d(axes), tasks):
+    axes = fig.subplots(1, len(tasks), squeeze=False)[0]
+    for ax, task in zip(axes, tasks):
+        baseline = None
         for r in results["runs"]:
             if r["task"] == task:
                 curve = np.asarray(r["curve"])
                 window = max(1, len(curve) // 30)
                 smooth = np.convolve(curve, np.ones(window) / window, mode="valid")
                 ax.plot(smooth, label=r["model"])
+                baseline = r.get("baseline", baseline)
+        if baseline is not None:
+            ax.axhline(baseline, color="black", linestyle="--", linewidth=1.2,
+                       label=f"baseline ({BASELINES.get(task, 'a trivial predictor')}): MSE {baseline:.3g}")
         ax.set_yscale("log")
         ax.set_title(results["tasks"][task])
         ax.set_xlabel("training step")
         ax.set_ylabel("training MSE (smoothed)")
         ax.legend()
     fig.tight_layout()
+    return fig
+
+
+def _plot(out: str, results: dict[str, Any]) -> bool:
+    try:  # a Figure of its own, without pyplot: the caller's matplotlib backend is left alone
+        fig = loss_curve_figure(results)
+    except ImportError:
+        return False
     with atomic_write(os.path.join(out, "loss_curves.png")) as handle:
         fig.savefig(handle, format="png", dpi=100)
     return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
@@ -26,13 +27,28 @@ def _label(var: Variable) -> str:
     return f"{var.owner.op}{suffix}{named}"
 
 
-def debugprint(obj: Any, file: TextIO | None = None, print_type: bool = True, print_inner: bool = True) -> str:
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _scope_tag(node: Apply | None) -> str:
+    """`` [lstm/forget_gate]``: the name scope a node was built in, control characters escaped; ``""`` if none."""
+    scope = getattr(node, "scope", None) if node is not None else None
+    if not scope:
+        return ""
+    return f" [{_CONTROL.sub(lambda m: repr(m.group())[1:-1], scope)}]"
+
+
+def debugprint(obj: Any, file: TextIO | None = None, print_type: bool = True, print_inner: bool = True,
+               print_scope: bool = True) -> str:
     """Print a graph as an indented tree, one variable per line with its type and shape; return the text.
 
     ``obj`` is a variable, a list of variables or a compiled ``Function`` (its
     graph after the rewrites).  A node already printed is shown again only as
     a reference (``(shown above)``).  The type shows the dtype and the static
-    shape, ``?`` for a dimension known only at run time.
+    shape, ``?`` for a dimension known only at run time.  A node built inside
+    a name scope (by a cell or layer of :mod:`symrnn.nn`, or
+    :func:`symrnn.graph.name_scope`) ends with its scope in brackets,
+    ``[lstm/forget_gate]``; ``print_scope=False`` leaves the scopes out.
 
     Under each ``scan`` node, after its outer inputs, come the lines of its
     inner graph, marked with ``>``: one tree per inner output, named by its
@@ -114,6 +130,8 @@ def debugprint(obj: Any, file: TextIO | None = None, print_type: bool = True, pr
         text = f"{prefix}{heading}{label(var)} [id {ident(var)}]"
         if print_type:
             text += f" {var.type!r}"
+        if print_scope:
+            text += _scope_tag(var.owner)
         if var.owner is not None and key in expanded:
             lines.append(text + " (shown above)")
             continue
@@ -263,17 +281,49 @@ _INFIX = {"add": "+", "sub": "-", "mul": "*", "true_div": "/", "int_div": "//", 
           "lt": "<", "gt": ">", "le": "<=", "ge": ">=", "eq": "==", "neq": "!="}
 
 
+#: A shared subexpression (a node used more than once) is bound to a name once its text is longer than this.
+_INLINE_LIMIT = 16
+#: A bound loop whose text is longer than this prints its outer inputs on lines of their own.
+_WRAP_LIMIT = 100
+
+
 def pp(var: Variable) -> str:
-    """A one-line infix rendering of an expression (Theano's ``theano.pp``).
+    """An infix rendering of an expression (Theano's ``theano.pp``): one line where nothing is shared.
+
+    A variable with a name prints as its name.  A subexpression used more than
+    once (longer than a few characters) and every loop are printed once, bound
+    to a name in a ``let`` block, and referred to by that name afterwards; a
+    leaf and a node used once stay inline.  A loop's outputs are ``s1.0``,
+    ``s1.1``, ... where it has more than one.  So the gradient of an RNN prints
+    its forward loop once, not at every place the backward loop reads it.
 
     Example::
 
-        >>> import symrnn.tensor as T
+        >>> import symrnn, symrnn.tensor as T
         >>> x = T.dscalar("x")
         >>> pp(x ** 2 + T.exp(x))
         '((x ** 2.0) + exp(x))'
+        >>> y = T.tanh(x * 3.0 + 1.0)
+        >>> print(pp(y * (1.0 - y) + y))
+        let v1 = tanh(((x * 3.0) + 1.0))
+        in  ((v1 * (1.0 - v1)) + v1)
+        >>> h0 = T.dvector("h0")
+        >>> hs, _ = symrnn.scan(lambda h: T.tanh(h), outputs_info=[h0], n_steps=3, name="rnn")
+        >>> print(pp(symrnn.grad(hs.sum(), h0)))  # doctest: +ELLIPSIS
+        let s1 = scan{rnn}(3, dimshuffle{x,0}(h0))
+            ...
+        in  ...
     """
+    nodes = toposort([var])
+    names = {v.name for node in nodes for v in (*node.inputs, *node.outputs) if v.name}
+    uses: dict[int, int] = {}  # per node: how often its unnamed outputs are read
+    for node in nodes:
+        for v in node.inputs:
+            if v.owner is not None and not v.name:
+                uses[id(v.owner)] = uses.get(id(v.owner), 0) + 1
     text: dict[int, str] = {}
+    bindings: list[tuple[str, str]] = []
+    counter = 0
 
     def show(v: Variable) -> str:
         if id(v) in text:
@@ -282,7 +332,14 @@ def pp(var: Variable) -> str:
             return repr(v.data.item()) if v.data.size == 1 else "Constant"
         return v.name or f"<{v.type!r}>"
 
-    for node in toposort([var]):
+    def fresh(prefix: str) -> str:
+        nonlocal counter
+        while True:
+            counter += 1
+            if f"{prefix}{counter}" not in names:
+                return f"{prefix}{counter}"
+
+    for node in nodes:
         args = [show(v) for v in node.inputs]
         name = getattr(node.op, "name", None) or str(node.op)
         if name in _INFIX and len(args) == 2:
@@ -291,9 +348,34 @@ def pp(var: Variable) -> str:
             out = f"-{args[0]}"
         else:
             out = f"{node.op}({', '.join(args)})"
-        for o in node.outputs:
-            text[id(o)] = o.name or out
-    return show(var)
+        loop = hasattr(node.op, "inner_nodes")
+        count = uses.get(id(node), 0)
+        if count and (loop or (count > 1 and len(out) > _INLINE_LIMIT)):
+            bound = fresh("s" if loop else "v")
+            if loop and len(out) > _WRAP_LIMIT:  # a long loop: its outer inputs on lines of their own
+                out = f"{node.op}(\n" + _wrap(args, indent=8) + ")"
+            bindings.append((bound, out))
+            many = len(node.outputs) > 1
+            for o in node.outputs:
+                text[id(o)] = o.name or (f"{bound}.{o.index}" if many else bound)
+        else:
+            for o in node.outputs:
+                text[id(o)] = o.name or out
+    if not bindings:
+        return show(var)
+    lines = [f"{'let' if i == 0 else '   '} {bound} = {out}" for i, (bound, out) in enumerate(bindings)]
+    return "\n".join([*lines, f"in  {show(var)}"])
+
+
+def _wrap(args: list[str], indent: int) -> str:
+    """``args`` joined by commas, packed into lines of about ``_WRAP_LIMIT`` characters, each indented."""
+    lines: list[str] = []
+    for arg in args:
+        if lines and len(lines[-1]) + len(arg) + 2 <= _WRAP_LIMIT:
+            lines[-1] += f", {arg}"
+        else:
+            lines.append(" " * indent + arg)
+    return ",\n".join(lines)
 
 
 #: Theano's ``theano.printing.pprint``, the same printer as :func:`pp`: ``pprint(var)`` returns a string.

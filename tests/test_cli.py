@@ -1,6 +1,7 @@
 """The ``symrnn`` command, run as a subprocess the way a user runs it."""
 
 import csv
+import importlib.util
 import json
 import os
 import subprocess
@@ -109,6 +110,26 @@ def test_demo_writes_results_json_and_csv(demo):
     source = (out / "lstm_train_step.py").read_text()
     compile(source, "lstm_train_step.py", "exec")
     assert " in range(" in source
+
+
+def test_demo_exports_the_trained_lstm_step_as_a_numpy_module(demo):
+    """lstm_train_step.py (Function.export) holds the trained parameters, in lstm_train_step.npz beside it, and
+    computes the reported test MSE of the adding-task LSTM: its loss before the update it applies."""
+    proc, out = demo
+    assert "lstm_train_step.py and .npz" in proc.stdout
+    spec = importlib.util.spec_from_file_location("demo_lstm_train_step", out / "lstm_train_step.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    saved = dict(np.load(out / "adding_lstm.npz", allow_pickle=False))
+    assert set(saved) <= set(module.params)
+    for name, value in saved.items():
+        np.testing.assert_array_equal(module.params[name], value)
+    results = json.loads((out / "results.json").read_text())
+    reported = next(r["test_loss"] for r in results["runs"] if r["task"] == "adding" and r["model"] == "lstm")
+    data = np.load(out / "adding_test.npz", allow_pickle=False)
+    loss = module.train_lstm(data["x"], y=data["y"])
+    assert loss.dtype == np.float32 and float(loss) == pytest.approx(reported, rel=1e-5)
+    assert not np.array_equal(module.params["lstm/W_i"], saved["lstm/W_i"])  # the call applied Adam's update
 
 
 def test_demo_plots_when_matplotlib_is_installed(demo):

@@ -112,7 +112,8 @@ def nested_scan_graph():
 def rnn_svg(tmp_path_factory):
     _, _, outputs = rnn_graph()
     path = tmp_path_factory.mktemp("viz") / "rnn.svg"
-    assert pydotprint({"h": outputs}, str(path)) == str(path)
+    # Shape plumbing drawn as nodes (folded by default): the constant 4 of the initial state's shape is one.
+    assert pydotprint({"h": outputs}, str(path), show_plumbing=True) == str(path)
     return read_svg(path)
 
 
@@ -234,7 +235,7 @@ def test_compare_draws_built_and_compiled_side_by_side():
     outputs, _ = nn.rnn(cell, x)
     s = symrnn.shared(np.zeros(()), name="steps")
     f = symrnn.function([x], outputs, updates=[(s, s + 1)])
-    svg = read_svg(viz.compare(f).pipe(format="svg", encoding="utf-8"))
+    svg = read_svg(viz.compare(f, max_nodes=None).pipe(format="svg", encoding="utf-8"))  # every node: no size guard
     [built] = cluster_titled(svg, "cluster_built")
     [compiled] = cluster_titled(svg, "cluster_compiled")
     assert built["texts"][0].startswith("as built: ")
@@ -331,21 +332,21 @@ def test_debugprint_shows_the_inner_graph_of_a_scan_with_roles():
     _, _, outputs = rnn_graph()
     text = debugprint(outputs, file=io.StringIO())
     lines = re.sub(r" \[id [A-Z]+\]", "", text).splitlines()
-    assert lines[0] == "scan{rnn}.1 float64(?, ?, 4)"
+    assert lines[0] == "scan{rnn}.1 float64(?, ?, 4) [rnn]"  # the name scope the cell built it in
     start = lines.index(" >inner graph of scan{rnn}, one step:")
     assert " >inner graph of scan{rnn} [id A], one step:" in text  # the scan's own id
     assert lines[start + 1:] == [
-        " >new state 0 = tanh float64(?, 4)",
-        " > |add float64(?, 4)",
-        " >   |add float64(?, 4)",
-        " >     |dot float64(?, 4)",
+        " >new state 0 = tanh float64(?, 4) [rnn/hidden]",
+        " > |add float64(?, 4) [rnn/hidden]",
+        " >   |add float64(?, 4) [rnn/hidden]",
+        " >     |dot float64(?, 4) [rnn/hidden]",
         " >       |sequence 0 [t] float64(?, ?)",
         " >       |non-sequence 0 'rnn/W' float64(3, 4)",
-        " >     |dot float64(?, 4)",
+        " >     |dot float64(?, 4) [rnn/hidden]",
         " >       |state 0 [t-1] float64(?, 4)",
         " >       |non-sequence 1 'rnn/U' float64(4, 4)",
         " >   |non-sequence 2 'rnn/b' float64(4,)",
-        " >per-step output 0 = tanh float64(?, 4) (shown above)",
+        " >per-step output 0 = tanh float64(?, 4) [rnn/hidden] (shown above)",
     ]
     without = debugprint(outputs, file=io.StringIO(), print_inner=False)
     assert "inner graph" not in without and len(without.splitlines()) == start
@@ -453,7 +454,7 @@ def run_cli(*args, env=None):
 
 @pytest.mark.parametrize("kind, flags, name, check", [
     ("rnn", [], "rnn.svg", lambda svg, raw: cluster_titled(svg, "cluster_scan_rnn")),
-    ("lstm", ["--grad", "--compiled"], "lstm.svg",
+    ("lstm", ["--grad", "--compiled", "--all"], "lstm.svg",  # --all: every node, not the size guard's picture
      lambda svg, raw: cluster_titled(svg, "cluster_scan_grad_of_lstm") and nodes_with(svg, "d cost / d lstm/W_f")),
     ("gru", ["--collapse"], "gru.dot",
      lambda svg, raw: "scan{gru}" in raw and "cluster_scan" not in raw),
@@ -541,7 +542,7 @@ def test_taps_n_steps_and_until_are_drawn():
     new_state, f0_node = by_label["new state 0"]["id"], by_label["f0"]["id"]
     for tap in ("state 0 [t-2]: f0[t-2]", "state 0 [t-1]: f0[t-1]"):  # both taps read the new state later
         assert edges[(new_state, by_label[tap]["id"])] == ["next step"]
-        assert (f0_node, by_label[tap]["id"]) not in edges  # f0 goes through the graph that pads it to 2 rows
+        assert edges[(f0_node, by_label[tap]["id"])] == ["initial [:2] float64(?,)"]  # its first 2 rows
     [header] = [n for n in svg["node"] if n["texts"] == ["scan{fib}", "for t in range(n_steps)"]]
     assert edges[(by_label["n"]["id"], header["id"])] == ["n_steps"]
     text = debugprint(values, file=io.StringIO())

@@ -172,7 +172,8 @@ class CodegenContext:
                 self.names[id(var)] = f"t{step}_{hint}" if len(node.outputs) == 1 else f"t{step}_{hint}_{j}"
                 out_names.append(self.names[id(var)])
             where = f"  @ {safe_comment(short_trace(node.trace), 72)}" if node.trace else ""
-            lines.append((f"# {safe_comment(describe_node(node, self.names), 70)}{where}", None))
+            scope = f" [{safe_comment(node.scope, 48)}]" if node.scope else ""  # a user's layer name: made safe
+            lines.append((f"# {safe_comment(describe_node(node, self.names), 70)}{scope}{where}", None))
             if self.profile is not None:
                 index = len(self.profile)
                 self.profile.append((node, self.depth))

@@ -1,7 +1,11 @@
 """Seeing the graph: DOT/SVG pictures with scan clusters, an interactive HTML view and a networkx export.
 
 - :func:`to_dot` / :func:`compare` / :func:`render` (``printing.pydotprint``
-  is the Theano name for :func:`render`);
+  is the Theano name for :func:`render`): shape plumbing folded into the
+  edges (``show_plumbing=True`` draws it), name scopes as clusters
+  (``cluster_scopes=True``), one box per scope or loop (``overview=True``);
+- :func:`learn`: a cost and its gradient side by side, each gradient node
+  coloured like the forward scope it differentiates;
 - :func:`to_html`: one self-contained HTML page with pan, zoom and a details
   panel per node;
 - :func:`to_networkx`: a ``networkx.DiGraph`` with ``op``, ``type``, ``shape``
@@ -18,9 +22,19 @@ Example::
     True
 """
 
-from symrnn.viz.dot import GraphvizNotFoundError, compare, escape_label, render, to_dot, to_networkx
+from symrnn.viz.dot import (
+    MAX_NODES,
+    GraphvizNotFoundError,
+    compare,
+    count_nodes,
+    escape_label,
+    learn,
+    render,
+    to_dot,
+    to_networkx,
+)
 from symrnn.viz.gradient_flow import GradientFlow, gradient_flow, plot_gradient_flow
 from symrnn.viz.html import to_html
 
-__all__ = ["GradientFlow", "GraphvizNotFoundError", "compare", "escape_label", "gradient_flow", "plot_gradient_flow",
-           "render", "to_dot", "to_html", "to_networkx"]
+__all__ = ["MAX_NODES", "GradientFlow", "GraphvizNotFoundError", "compare", "count_nodes", "escape_label",
+           "gradient_flow", "learn", "plot_gradient_flow", "render", "to_dot", "to_html", "to_networkx"]
