@@ -136,3 +136,17 @@ def test_every_compiled_node_of_a_training_step_has_the_scope_of_what_it_compute
     assert unscoped == ["block_sum{sqr}"]  # the loss, fused: it stays the user's
     assert {n.scope.split("/")[0] for n in f.nodes if n.scope} == {"lstm", "grad"}
     assert all(n.scope.startswith("grad/lstm") for n in f.nodes if n.scope.startswith("grad"))
+
+
+def test_optimizers_tag_their_update_arithmetic_and_leave_the_gradients_alone():
+    for name in ("sgd", "momentum", "rmsprop", "adam"):
+        cell = nn.RNNCell(2, 3, seed=0)
+        x = T.tensor3("x")
+        out, _ = nn.rnn(cell, x)
+        loss = (out ** 2).sum()
+        optimizer = getattr(nn.optimizers, name)
+        updates = optimizer(loss, cell, learning_rate=0.1) if name != "adam" else optimizer(loss, cell)
+        new_values = [new for _, new in updates]
+        assert {v.owner.scope for v in new_values if v.owner is not None} == {name}, name
+        grads_scopes = {n.scope for n in toposort(new_values)} - {name}
+        assert grads_scopes and all(s == "" or s.startswith(("rnn", "grad/rnn")) for s in grads_scopes), name

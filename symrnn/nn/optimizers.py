@@ -36,7 +36,16 @@ from typing import Any
 import numpy as np
 
 from symrnn.gradient import grad
-from symrnn.graph import FLOAT_DTYPES, GraphShapeError, GraphTypeError, SharedVariable, Variable, describe, user_line
+from symrnn.graph import (
+    FLOAT_DTYPES,
+    GraphShapeError,
+    GraphTypeError,
+    SharedVariable,
+    Variable,
+    describe,
+    name_scope,
+    user_line,
+)
 from symrnn.ops.elemwise import cast, isnan, maximum, sqr, sqrt, switch
 from symrnn.ops.reduce import sum as reduce_sum
 from symrnn.tensor.basic import as_tensor_variable, constant, shared
@@ -158,9 +167,11 @@ def sgd(loss_or_grads: Any, params: Any, learning_rate: Any) -> Updates:
         array([ 0.9, -2.1])
     """
     updates: Updates = []
-    for p, g in _prepare(loss_or_grads, params, "sgd"):
-        lr = _hyper(learning_rate, p.dtype, "learning_rate", "sgd")
-        updates.append((p, p - lr * g))
+    pairs = _prepare(loss_or_grads, params, "sgd")
+    with name_scope("sgd"):  # the optimizer's own nodes (its gradients keep their scopes)
+        for p, g in pairs:
+            lr = _hyper(learning_rate, p.dtype, "learning_rate", "sgd")
+            updates.append((p, p - lr * g))
     return updates
 
 
@@ -182,14 +193,16 @@ def momentum(loss_or_grads: Any, params: Any, learning_rate: Any, momentum: Any 
         array([-4.25])
     """
     updates: Updates = []
-    for p, g in _prepare(loss_or_grads, params, "momentum"):
-        lr = _hyper(learning_rate, p.dtype, "learning_rate", "momentum")
-        mu = _hyper(momentum, p.dtype, "momentum", "momentum")
-        accum = _state(p, "momentum")
-        new_accum = mu * accum + g
-        step = g + mu * new_accum if nesterov else new_accum
-        updates.append((accum, new_accum))
-        updates.append((p, p - lr * step))
+    pairs = _prepare(loss_or_grads, params, "momentum")
+    with name_scope("momentum"):  # the optimizer's own nodes (its gradients keep their scopes)
+        for p, g in pairs:
+            lr = _hyper(learning_rate, p.dtype, "learning_rate", "momentum")
+            mu = _hyper(momentum, p.dtype, "momentum", "momentum")
+            accum = _state(p, "momentum")
+            new_accum = mu * accum + g
+            step = g + mu * new_accum if nesterov else new_accum
+            updates.append((accum, new_accum))
+            updates.append((p, p - lr * step))
     return updates
 
 
@@ -217,20 +230,22 @@ def rmsprop(loss_or_grads: Any, params: Any, learning_rate: Any = 0.001, decay: 
     """
     use_momentum = isinstance(momentum, Variable) or momentum != 0
     updates: Updates = []
-    for p, g in _prepare(loss_or_grads, params, "rmsprop"):
-        lr = _hyper(learning_rate, p.dtype, "learning_rate", "rmsprop")
-        rho = _hyper(decay, p.dtype, "decay", "rmsprop")
-        eps = _hyper(epsilon, p.dtype, "epsilon", "rmsprop")
-        ms = _state(p, "rms", fill=1.0)
-        new_ms = rho * ms + (1 - rho) * sqr(g)
-        step = lr * g / sqrt(new_ms + eps)
-        updates.append((ms, new_ms))
-        if use_momentum:
-            mu = _hyper(momentum, p.dtype, "momentum", "rmsprop")
-            mom = _state(p, "rms_momentum")
-            step = mu * mom + step
-            updates.append((mom, step))
-        updates.append((p, p - step))
+    pairs = _prepare(loss_or_grads, params, "rmsprop")
+    with name_scope("rmsprop"):  # the optimizer's own nodes (its gradients keep their scopes)
+        for p, g in pairs:
+            lr = _hyper(learning_rate, p.dtype, "learning_rate", "rmsprop")
+            rho = _hyper(decay, p.dtype, "decay", "rmsprop")
+            eps = _hyper(epsilon, p.dtype, "epsilon", "rmsprop")
+            ms = _state(p, "rms", fill=1.0)
+            new_ms = rho * ms + (1 - rho) * sqr(g)
+            step = lr * g / sqrt(new_ms + eps)
+            updates.append((ms, new_ms))
+            if use_momentum:
+                mu = _hyper(momentum, p.dtype, "momentum", "rmsprop")
+                mom = _state(p, "rms_momentum")
+                step = mu * mom + step
+                updates.append((mom, step))
+            updates.append((p, p - step))
     return updates
 
 
@@ -258,22 +273,23 @@ def adam(loss_or_grads: Any, params: Any, learning_rate: Any = 0.001, beta1: Any
         array([ 0.9, -1.1])
     """
     pairs = _prepare(loss_or_grads, params, "adam")
-    t_prev = shared(np.int64(0), name="adam.t")
-    t = t_prev + 1
-    updates: Updates = []
-    for p, g in pairs:
-        lr = _hyper(learning_rate, p.dtype, "learning_rate", "adam")
-        b1 = _hyper(beta1, p.dtype, "beta1", "adam")
-        b2 = _hyper(beta2, p.dtype, "beta2", "adam")
-        eps = _hyper(epsilon, p.dtype, "epsilon", "adam")
-        tf = cast(t, p.dtype)
-        m, v = _state(p, "adam_m"), _state(p, "adam_v")
-        new_m = b1 * m + (1 - b1) * g
-        new_v = b2 * v + (1 - b2) * sqr(g)
-        m_hat = new_m / (1 - b1 ** tf)
-        v_hat = new_v / (1 - b2 ** tf)
-        updates += [(m, new_m), (v, new_v), (p, p - lr * m_hat / (sqrt(v_hat) + eps))]
-    updates.append((t_prev, t))
+    with name_scope("adam"):  # the optimizer's own nodes (its gradients keep their scopes)
+        t_prev = shared(np.int64(0), name="adam.t")
+        t = t_prev + 1
+        updates: Updates = []
+        for p, g in pairs:
+            lr = _hyper(learning_rate, p.dtype, "learning_rate", "adam")
+            b1 = _hyper(beta1, p.dtype, "beta1", "adam")
+            b2 = _hyper(beta2, p.dtype, "beta2", "adam")
+            eps = _hyper(epsilon, p.dtype, "epsilon", "adam")
+            tf = cast(t, p.dtype)
+            m, v = _state(p, "adam_m"), _state(p, "adam_v")
+            new_m = b1 * m + (1 - b1) * g
+            new_v = b2 * v + (1 - b2) * sqr(g)
+            m_hat = new_m / (1 - b1 ** tf)
+            v_hat = new_v / (1 - b2 ** tf)
+            updates += [(m, new_m), (v, new_v), (p, p - lr * m_hat / (sqrt(v_hat) + eps))]
+        updates.append((t_prev, t))
     return updates
 
 
