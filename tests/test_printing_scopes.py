@@ -206,9 +206,9 @@ def test_profile_per_scope_totals_add_up_to_the_total():
         by_node[r["scope"]] = by_node.get(r["scope"], 0.0) + r["seconds"]
         assert r["scope"] == (prof.nodes[r["index"]].scope or "")
     assert {r["scope"]: r["seconds"] for r in rows} == pytest.approx(by_node)
-    # one level: the forward LSTM, its gradient and the rest
+    # one level: the forward LSTM, its gradient, the optimizer and the rest
     top = {r["scope"]: r for r in prof.per_scope(depth=1)}
-    assert set(top) <= {"lstm", "grad", ""} and {"lstm", "grad"} <= set(top)
+    assert set(top) <= {"lstm", "grad", "adam", ""} and {"lstm", "grad", "adam"} <= set(top)
     assert top["lstm"]["seconds"] == pytest.approx(sum(s for k, s in by_node.items() if k.split("/")[0] == "lstm"))
 
 
