@@ -14,7 +14,8 @@ from typing import Any
 _ALLOWED = {
     "floatX": ("float64", "float32"),
     "mode": ("FAST_RUN", "FAST_COMPILE", "reference"),
-    "device": ("cpu", "cuda"),  # where function() runs by default: NumPy, or CuPy on an NVIDIA GPU (docs/gpu.md)
+    # where function() runs by default: NumPy, CuPy on an NVIDIA GPU (docs/gpu.md), or JAX (docs/scale.md)
+    "device": ("cpu", "cuda", "jax"),
     # Theano's scan.allow_gc: False (the default) keeps each compiled function's loop buffers and products from
     # one call to the next (no allocation, no fresh memory to touch); True frees them after every call
     "allow_gc": (False, True),

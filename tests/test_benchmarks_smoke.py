@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 IMPLS = ("symrnn_fast_run", "symrnn_fast_compile", "numpy")
 
@@ -99,3 +101,20 @@ def test_traversals_benchmark_quick(tmp_path):
                            str(out)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert {"lstm_training_graph", "chain"} <= set(json.loads(out.read_text()))
+
+
+def test_jax_lstm_benchmark_quick(tmp_path):
+    """benchmarks/jax_lstm.py runs, its JAX results agree with the NumPy backend's, and its data-parallel steps
+    give the single-device parameters (no timing is checked)."""
+    pytest.importorskip("jax", reason="the JAX benchmark needs JAX: pip install symrnn[jax]")
+    out = tmp_path / "jax.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "jax_lstm.py"), "--quick", "--data-parallel",
+                           "--json", str(out)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "WARNING" not in proc.stderr, proc.stderr[-3000:]
+    results = json.loads(out.read_text())
+    [config] = results["configs"].values()
+    assert {"symrnn_jax", "jax", "symrnn_fast_run"} <= set(config["train"])
+    assert config["agreement_with_numpy_backend"]["symrnn_jax"]["grad_max_rel_err"] < 2e-3
+    steps = results["data_parallel"]["steps"]
+    assert set(steps) == {"1", "2", "4"} and all(entry["param_max_rel_err"] < 1e-5 for entry in steps.values())

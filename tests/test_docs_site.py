@@ -21,6 +21,7 @@ PAGES = {
     "gradient": ["symrnn.gradient"],
     "scan": ["symrnn.scan", "symrnn.scan.checkpoints"],
     "compile": ["symrnn.compile.function", "symrnn.compile.io", "symrnn.compile.mode", "symrnn.compile.nanguardmode"],
+    "distributed": ["symrnn.distributed"],
     "nn": ["symrnn.nn.cells", "symrnn.nn.recurrent", "symrnn.nn.layers", "symrnn.nn.losses", "symrnn.nn.optimizers",
            "symrnn.nn.init", "symrnn.nn.io", "symrnn.nn.interop", "symrnn.nn.article"],
     "viz": ["symrnn.viz"],

@@ -64,7 +64,8 @@ def function_identifier(name: str | None) -> str:
     return text
 
 
-_MODULE_NAMES = frozenset({"xp", "np", "in", "sh"})  # the generated module's own globals (bound ones start with _)
+_MODULE_NAMES = frozenset({"xp", "np", "in", "sh", "jax", "lax"})  # the generated module's own globals (bound ones
+# start with _; jax and lax are the JAX backend's)
 
 
 def describe_node(node: Apply, names: dict[int, str]) -> str:
@@ -101,6 +102,7 @@ class CodegenContext:
     first_step: tuple[str, set[int]] | None = None  # in a loop: (step counter, ids of values of fixed shape)
     kernels: str = "numpy"  # config.kernels: "numba" runs fused arithmetic as numba kernels (on the host)
     guard: Any = None  # called as guard(node, index, value, step) after each node (NanGuardMode, DebugMode)
+    backend_state: Any = None  # [backend hook] what a backend keeps while it emits one function (begin_function)
     _bound: dict[int, str] = field(default_factory=dict)
     _temps: Any = field(default_factory=itertools.count)
 
@@ -383,7 +385,7 @@ def generate(inputs: list[Variable], shared: list[SharedVariable], nodes: list[A
     on_host = backend is None or getattr(backend, "name", None) == "numpy"
     ctx = CodegenContext(namespace={"xp": xp, "np": np}, profile=[] if profile else None,
                          backend=backend, rows_in_place=on_host, kernels=kernels, guard=guard)
-    if keep_buffers:
+    if keep_buffers and not getattr(backend, "functional", False):  # immutable arrays (JAX): nothing to keep
         ctx.kept = kept_buffers(nodes, outputs, products=on_host)
     buffers = BufferPool(xp) if ctx.kept else None  # the caller passes one of its caches per call
     header: list[str] = []
@@ -394,6 +396,8 @@ def generate(inputs: list[Variable], shared: list[SharedVariable], nodes: list[A
         ctx.names[id(var)] = f"sh{i}"
         header.append(f"    # sh{i}: shared {safe_comment(var.name or '(unnamed)', 30)} {var.type!r}")
 
+    if backend is not None:  # [backend hook] a backend may study the graph first (JAX: which values are static)
+        backend.begin_function(ctx, inputs, shared, nodes)
     body = _with_frees(ctx, nodes, outputs)
     line_to_node: dict[int, Apply] = {}
     first_line = 2 + len(header)  # "def ...:" is line 1
@@ -413,6 +417,8 @@ def generate(inputs: list[Variable], shared: list[SharedVariable], nodes: list[A
                      + (["_buffers"] if buffers is not None else []))
     lines = header + [f"    {text}" for text, _ in body] + [f"    return [{', '.join(returns)}]"]
     source = f"def {fn_name}({args}):\n" + "\n".join(lines) + "\n"
+    if backend is not None:  # [backend hook] lines after the def (JAX: the function wrapped in jax.jit)
+        source += "".join(f"{line}\n" for line in backend.end_function(ctx, fn_name, inputs))
     filename = f"<symrnn-generated-{next(_counter)}>"
     code = compile(source, filename, "exec")
     exec(code, ctx.namespace)  # noqa: S102 - the source is ours; user strings only reach it via safe_comment

@@ -574,7 +574,8 @@ def _as_in(entry: Any) -> Any:
 def _check_node_type(node: Apply, index: int, value: Any, step: Any = None) -> None:
     """DebugMode: a node's value has the dtype and fits the static shape that ``make_node`` inferred."""
     var = node.outputs[index]
-    shape, dtype = tuple(np.shape(value)), getattr(value, "dtype", np.asarray(value).dtype)
+    shape = tuple(np.shape(value))  # a JAX value being traced has a shape and a dtype, but no data to read
+    dtype = value.dtype if hasattr(value, "dtype") else np.asarray(value).dtype
     if np.dtype(dtype).name != var.dtype or not var.type.accepts_shape(shape):
         where = f" at loop step {int(step)}" if step is not None else ""
         raise AssertionError(f"DebugMode: {node.op} computed {np.dtype(dtype).name}{shape}{where}, but its node "
@@ -625,10 +626,11 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
       :meth:`TensorType.filter`).
     - ``profile``: time every node; ``f.profile.summary()`` prints the tables
       (see :class:`symrnn.compile.profile.Profile`).
-    - ``backend``: ``"numpy"`` or ``"cupy"`` (an NVIDIA GPU; ``pip install
-      symrnn[gpu]``); by default ``config.device`` decides (``"cpu"``/``"cuda"``).
-      On CuPy the outputs are CuPy arrays unless ``return_numpy=True``
-      (see ``docs/gpu.md``).
+    - ``backend``: ``"numpy"``, ``"cupy"`` (an NVIDIA GPU; ``pip install
+      symrnn[gpu]``) or ``"jax"`` (``jax.numpy`` under ``jax.jit``; ``pip install
+      symrnn[jax]``); by default ``config.device`` decides (``"cpu"``/``"cuda"``/``"jax"``).
+      On CuPy and JAX the outputs are device arrays unless ``return_numpy=True``
+      (see ``docs/gpu.md`` and ``docs/scale.md``).
 
     Example::
 
@@ -724,6 +726,9 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
         raise ValueError(f"backend={chosen.name!r} needs compiled code; mode='reference' runs NumPy on the host")
     if profile and mode == "reference":
         raise ValueError("profile=True needs compiled code; use mode='FAST_RUN' or 'FAST_COMPILE'")
+    refusal = chosen.refuses(mode, profile)  # [backend hook] (JAX: no per-node timers, no NaN guard)
+    if refusal is not None:
+        raise ValueError(f"{refusal} (at {user_line()})")
     fn = Function(inputs, out_list, single, update_pairs, mode, name, allow_input_downcast, profile,
                   backend=chosen, return_numpy=return_numpy, borrow=borrow)
     for i, value in defaults.items():

@@ -100,6 +100,9 @@ class Elemwise(Op):
       buffer ``{out}`` (``out=``), so that a fused chain reuses one buffer.  A
       NumPy ufunc gets ``xp.<ufunc>({0}, ..., out={out})`` by default.
 
+    ``jax_code``: the op over ``jax.numpy`` (``xp``) and ``jax`` for the JAX
+    backend, where ``code`` does not serve (``None``: ``code`` is used as it is).
+
     Two more columns: ``conditions`` lists the inputs read as truth values
     (``switch``'s first): a number there means "non-zero is true", as in
     Theano, and ``make_node`` turns it into ``x != 0``, so that every emitter
@@ -117,7 +120,7 @@ class Elemwise(Op):
                  grad_rule: GradRule | None = None, out_dtype: str | None = None,
                  upcast: tuple[int, ...] | None = None, input_kinds: str = "biuf",
                  c_code: str | None = None, out_code: str | None = None, conditions: tuple[int, ...] = (),
-                 comparison: bool = False) -> None:
+                 comparison: bool = False, jax_code: str | None = None) -> None:
         self.name = name
         self.nin = nin
         self.impl = impl
@@ -127,6 +130,7 @@ class Elemwise(Op):
         self.upcast = tuple(range(nin)) if upcast is None else upcast
         self.input_kinds = input_kinds
         self.c_code = c_code
+        self.jax_code = jax_code
         self.conditions = conditions
         self.comparison = comparison
         if out_code is None and isinstance(impl, np.ufunc) and getattr(np, impl.__name__, None) is impl:
@@ -503,7 +507,7 @@ sigmoid = _elemwise(
     "sigmoid", 1, _sigmoid, "xp.reciprocal(1 + xp.exp(xp.minimum(-{0}, {exp_max})))",
     lambda x, z, g: [mul(g, mul(z, sub(1, z)))],
     "The logistic function ``1 / (1 + exp(-x))``, stable for large ``|x|``.", input_kinds="f",
-    c_code="symrnn_sigmoid({0})",
+    c_code="symrnn_sigmoid({0})", jax_code="jax.nn.sigmoid({0})",
     out_code="xp.negative({0}, out={out})\nwith np.errstate(over='ignore'): xp.exp({out}, out={out})\n"
              "xp.add({out}, 1, out={out})\nxp.reciprocal({out}, out={out})")
 hard_sigmoid = _elemwise(
@@ -515,7 +519,7 @@ hard_sigmoid = _elemwise(
 softplus = _elemwise("softplus", 1, _softplus, "xp.maximum({0}, 0) + xp.log1p(xp.exp(-xp.abs({0})))",
                      lambda x, z, g: [mul(g, sigmoid(x))],
                      "``log(1 + exp(x))``, stable for large ``x``.", input_kinds="f",
-    c_code="log1p(exp(-fabs({0}))) + symrnn_maximum({0}, ({T})0)",
+    c_code="log1p(exp(-fabs({0}))) + symrnn_maximum({0}, ({T})0)", jax_code="jax.nn.softplus({0})",
     out_code="xp.copyto({out}, xp.maximum({0}, 0) + xp.log1p(xp.exp(-xp.abs({0}))))")
 _relu_op = _elemwise("relu", 1, _relu, "xp.maximum({0}, 0)", lambda x, z, g: [mul(g, gt(x, 0))],
                      "Rectified linear unit ``max(x, 0)``.",

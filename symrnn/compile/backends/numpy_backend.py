@@ -26,6 +26,7 @@ class Backend:
 
     name = "numpy"
     device = False  # True when values live in device memory (copies in and out cost a transfer)
+    functional = False  # True when arrays are immutable (JAX): no buffers kept between calls, no writes in place
 
     @property
     def xp(self) -> Any:
@@ -87,6 +88,10 @@ class Backend:
     def synchronize(self) -> None:
         """Wait until queued device work is done (nothing to wait for on the host)."""
 
+    def refuses(self, mode: Any, profile: bool) -> str | None:
+        """Why ``function()`` cannot compile for this backend with ``mode`` and ``profile``, or ``None``."""
+        return None
+
     # ---- code generation
     def emit(self, node: Apply, inputs: list[str], outputs: list[str], ctx: Any) -> Any:
         """The source for ``node`` (the op's own ``emit`` unless the backend must do otherwise)."""
@@ -95,6 +100,14 @@ class Backend:
     def fused_kernel(self, node: Apply) -> Any:
         """A compiled kernel for a ``FusedElemwise`` node, or ``None`` to let the op emit array code."""
         return None
+
+    def begin_function(self, ctx: Any, inputs: list[Variable], shared: list[SharedVariable],
+                       nodes: list[Apply]) -> None:
+        """Called before the nodes of one function are emitted (a backend may study the graph, in ``ctx``)."""
+
+    def end_function(self, ctx: Any, fn_name: str, inputs: list[Variable]) -> list[str]:
+        """Source lines after the generated ``def`` (say, one that wraps the function for a compiler)."""
+        return []
 
     def __repr__(self) -> str:
         return f"<symrnn backend {self.name}>"
