@@ -105,28 +105,24 @@ class Profile:
             >>> sorted((row["scope"], row["nodes"]) for row in f.profile.per_scope(depth=1))
             [('', 1), ('model', 4)]
         """
-        own = self.self_seconds()
-        total = float(own.sum()) or 1.0
-        table: dict[str, dict[str, Any]] = {}
-        for i, node in enumerate(self.nodes):
+        def scope_of(node: Any) -> str:
             scope = node.scope or ""
-            if depth is not None:
-                scope = "/".join(scope.split("/")[:depth])
-            row = table.setdefault(scope, {"scope": scope, "nodes": 0, "calls": 0, "seconds": 0.0})
-            row["nodes"] += 1
-            row["calls"] += int(self.calls[i])
-            row["seconds"] += float(own[i])
-        for row in table.values():
-            row["percent"] = 100.0 * row["seconds"] / total
-        return sorted(table.values(), key=lambda r: -r["seconds"])
+            return scope if depth is None else "/".join(scope.split("/")[:depth])
+
+        return self._grouped("scope", scope_of)
 
     def per_op(self) -> list[dict[str, Any]]:
         """One row per op type, slowest first: op, number of nodes, calls, seconds and percent."""
+        return self._grouped("op", _op_name)
+
+    def _grouped(self, column: str, key: Any) -> list[dict[str, Any]]:
+        """Rows ``{column: key(node), nodes, calls, seconds, percent}`` summed over the nodes, slowest first."""
         own = self.self_seconds()
         total = float(own.sum()) or 1.0
         table: dict[str, dict[str, Any]] = {}
         for i, node in enumerate(self.nodes):
-            row = table.setdefault(_op_name(node), {"op": _op_name(node), "nodes": 0, "calls": 0, "seconds": 0.0})
+            name = key(node)
+            row = table.setdefault(name, {column: name, "nodes": 0, "calls": 0, "seconds": 0.0})
             row["nodes"] += 1
             row["calls"] += int(self.calls[i])
             row["seconds"] += float(own[i])

@@ -177,17 +177,9 @@ class CupyBackend(Backend):
 
     def __init__(self) -> None:
         self._cupy: Any = None
-        self._reason: str | None = None
-        self._probed = False
         self._kernels: dict[str, Any] = {}  # kernel text -> cupy.ElementwiseKernel
 
     # ---- availability
-    def unavailable_reason(self) -> str | None:
-        if not self._probed:
-            self._reason = self._probe()
-            self._probed = True
-        return self._reason
-
     def _probe(self) -> str | None:
         hint = (f"install the GPU extra with `{INSTALL_HINT}` on a machine with an NVIDIA GPU and driver, "
                 f"or use backend='numpy' (config.device='cpu')")

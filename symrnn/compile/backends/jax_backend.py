@@ -132,16 +132,8 @@ class JaxBackend(Backend):
 
     def __init__(self) -> None:
         self._jax: Any = None
-        self._reason: str | None = None
-        self._probed = False
 
     # ---- availability
-    def unavailable_reason(self) -> str | None:
-        if not self._probed:
-            self._reason = self._probe()
-            self._probed = True
-        return self._reason
-
     def _probe(self) -> str | None:
         try:
             import jax

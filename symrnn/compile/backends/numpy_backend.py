@@ -34,8 +34,17 @@ class Backend:
         return np
 
     # ---- availability
+    _probed = False
+    _reason: str | None = None
+
     def unavailable_reason(self) -> str | None:
-        """Why this backend cannot run here, or ``None`` when it can."""
+        """Why this backend cannot run here, or ``None`` when it can (found out once, by :meth:`_probe`)."""
+        if not self._probed:
+            self._reason, self._probed = self._probe(), True
+        return self._reason
+
+    def _probe(self) -> str | None:
+        """Try the backend's library and device: ``None``, or what is missing and how to get it."""
         return None
 
     def available(self) -> bool:
