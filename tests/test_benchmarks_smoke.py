@@ -118,3 +118,17 @@ def test_jax_lstm_benchmark_quick(tmp_path):
     assert config["agreement_with_numpy_backend"]["symrnn_jax"]["grad_max_rel_err"] < 2e-3
     steps = results["data_parallel"]["steps"]
     assert set(steps) == {"1", "2", "4"} and all(entry["param_max_rel_err"] < 1e-5 for entry in steps.values())
+
+
+def test_per_step_benchmark_counts_the_numpy_calls_of_a_step(tmp_path):
+    out = tmp_path / "per_step.json"
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "per_step.py"), "--configs", "tiny",
+                           "--repeats", "1", "--peers", "", "--json", str(out)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    tiny = json.loads(out.read_text())["tiny"]
+    assert tiny["ratio"]["numpy"] > 0 and tiny["calls_per_train_step"] > 0
+    # (NumPy calls, of which allocate) in a forward and a backward step: only the two carried states of
+    # the backward step are new arrays (see tests/test_step_buffers.py)
+    assert tiny["xp_calls_per_step"] == [[13, 0], [26, 2]]

@@ -100,6 +100,8 @@ class CodegenContext:
     written: set[int] = field(default_factory=set)  # the targets that an op honoured
     pieces: dict[int, list[int]] = field(default_factory=dict)  # id(join) -> its inputs, targeted into its row
     first_step: tuple[str, set[int]] | None = None  # in a loop: (step counter, ids of values of fixed shape)
+    step_private: set[int] = field(default_factory=set)  # in a loop: values of fixed shape that die with the step
+    step_buffers: list[str] | None = None  # in a loop: the names whose arrays later steps reuse (see step_buffer)
     kernels: str = "numpy"  # config.kernels: "numba" runs fused arithmetic as numba kernels (on the host)
     guard: Any = None  # called as guard(node, index, value, step) after each node (NanGuardMode, DebugMode)
     backend_state: Any = None  # [backend hook] what a backend keeps while it emits one function (begin_function)
@@ -151,6 +153,25 @@ class CodegenContext:
 
     def wrote(self, var: Variable) -> None:
         self.written.add(id(var))
+
+    def step_buffer(self, name: str, var: Variable | None = None, values: list[Variable] | None = None) -> bool:
+        """In a loop body: may the array held by the local ``name`` be written over (``out={name}``) at the
+        next step?  For an op's own value ``var``: when it has the same shape at every step and nothing
+        that outlives the step (a state, a stored or carried value) can be it or a view of it.  For a
+        temporary inside one op (``values``, the op's inputs): when those inputs have the same shapes at
+        every step.  When it may, ``name`` is registered: the loop sets it to ``None`` before its first
+        step (so that the first step allocates) and lets it go after the last.  The name must hold only
+        that one array.  It is a local of the generated function: calls from several threads never share
+        the array."""
+        if self.step_buffers is None:
+            return False
+        if var is not None:
+            ok = id(var) in self.step_private
+        else:
+            ok = self.once_per_loop(values or []) is not None
+        if ok:
+            self.step_buffers.append(name)
+        return ok
 
     def once_per_loop(self, values: list[Variable]) -> str | None:
         """In a loop body, where ``values`` all have the same shapes at every step: the condition (source)

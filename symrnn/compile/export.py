@@ -58,7 +58,7 @@ from symrnn.ops.indexing import IncSubtensor, _layout, check_value_fits
 from symrnn.ops.random import STATE_SIZE, RandomDraw, RandomStateDraw
 from symrnn.ops.reduce import ProdOthers
 from symrnn.ops.shape import Split
-from symrnn.scan.op import Scan, _check_row, scan_length, zero_step_shapes
+from symrnn.scan.op import Scan, _check_row, overflow_ignored, scan_length, zero_step_shapes
 
 
 class ExportError(ValueError):
@@ -228,6 +228,14 @@ def _check_shape(node, have, want):
                                  f"says {tuple(want)} (at {node.trace}); fix the value's shape or the shape given "
                                  f"to specify_shape")
 ''', ("errors",))
+
+_helper("_overflow_ignored", '''
+def _overflow_ignored():
+    """A copy of the running context in which NumPy ignores overflow (scan.op.overflow_ignored)."""
+    import contextvars
+    with np.errstate(over="ignore"):
+        return contextvars.copy_context()
+''')
 
 _helper("_scan_length", '''
 def _scan_length(n_steps, sequences, name, given=True):
@@ -434,6 +442,7 @@ _FUNCTIONS: dict[int, str] = {
     id(broadcast_error): "_broadcast_error",
     id(check_value_fits): "_check_value_fits",
     id(_check_shape): "_check_shape",
+    id(overflow_ignored): "_overflow_ignored",
 }
 
 

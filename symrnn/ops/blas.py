@@ -87,7 +87,11 @@ class Dot(Op):
             flat_out = f"{out}.reshape(-1, {b}.shape[1])" if flat else out
             return f"{out} = {ctx.allocate(node.outputs[0], shape, node.outputs[0].dtype)}\n" \
                    f"xp.dot({flat_a}, {b}, out={flat_out})"
-        return f"{out} = xp.dot({flat_a}, {b}).reshape({shape})" if flat else f"{out} = xp.dot({a}, {b})"
+        if flat:
+            return f"{out} = xp.dot({flat_a}, {b}).reshape({shape})"
+        if node.outputs[0].ndim > 0 and y.ndim <= 2 and ctx.step_buffer(out, node.outputs[0]):
+            return f"{out} = xp.dot({a}, {b}, out={out})"  # in a loop: into the previous step's array (None at first)
+        return f"{out} = xp.dot({a}, {b})"
 
     def grad(self, node: Apply, output_grads: list[Variable]) -> list[Any]:
         (x, y), (g,) = node.inputs, output_grads

@@ -192,6 +192,9 @@ class Elemwise(Op):
         if into is not None:
             ctx.wrote(out)
             return "\n".join(checks + emit_into_new_buffer(self, inputs, dtype, outputs[0], into))
+        if out.ndim > 0 and allocating_call(self) is not None and ctx.step_buffer(outputs[0], out):
+            # in a loop, into the array the previous step made (None on the first step)
+            return "\n".join(checks + emit_into_new_buffer(self, inputs, dtype, outputs[0], outputs[0]))
         if out.ndim > 0 and self.out_code is not None and "\n" in self.out_code:
             return "\n".join(checks + emit_into_new_buffer(self, inputs, dtype, outputs[0]))  # no temporaries
         return "\n".join(checks + [f"{outputs[0]} = {fill_template(self.code, inputs, dtype)}"])

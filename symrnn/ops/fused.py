@@ -234,12 +234,26 @@ class FusedElemwise(Op):
             names[id(out_var)] = buf
         result = holder[id(self.fused_output)]
         into = ctx.target(result_var)
-        if into is not None and result in allocation and allocating_call(allocation[result][1]) is not None:
+        targeted = into is not None and result in allocation and allocating_call(allocation[result][1]) is not None
+        if targeted:
             index, op, args, dtype = allocation[result]
             lines[index] = emit_into_new_buffer(op, args, dtype, result, into)[0]
             ctx.wrote(result_var)
+        # In a loop, a buffer whose value dies with the step is allocated by the first step only, and later
+        # steps write into it (ctx.step_buffer): every temporary of the chain, and the result when it may be.
+        dead = []
+        for buf in made:
+            index, op, args, dtype = allocation[buf]
+            reusable = not (buf == result and targeted) and allocating_call(op) is not None and (
+                ctx.step_buffer(buf, result_var) if buf == result else
+                ctx.step_buffer(buf, values=result_var.owner.inputs))
+            if reusable:
+                lines[index] = emit_into_new_buffer(op, args, dtype, buf, buf)[0]
+            else:
+                dead.append(buf)
         lines.append(f"{output} = {result}")
-        lines.append(f"del {', '.join(made)}")
+        if dead:
+            lines.append(f"del {', '.join(dead)}")
         return lines
 
 

@@ -18,6 +18,8 @@ the inner graph emitted inline: no per-step function call, no interpretation.
 
 from __future__ import annotations
 
+import contextvars
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -177,7 +179,8 @@ class Scan(Op):
         node's inputs already saved), and nothing keyed by object ids, which another process does not share
         (the signature, the shape cache, the index of augmented copies: rebuilt or remade when needed)."""
         state = {"inner_nodes": self.inner_nodes}
-        state.update((k, v) for k, v in self.__dict__.items() if k not in ("signature", "_fixed_shapes", "augmented"))
+        skip = ("signature", "_fixed_shapes", "_step_private", "augmented")
+        state.update((k, v) for k, v in self.__dict__.items() if k not in skip)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -347,8 +350,21 @@ class Scan(Op):
             ctx.targets[key] = str(row)
             ctx.written.discard(key)
         outer_first_step, ctx.first_step = ctx.first_step, (t, self.fixed_shapes())
+        # Values that die with their step may be computed into the array the previous step made (out=): no
+        # allocation per step (ctx.step_buffer).  Not under a guard, which may keep the values it sees.
+        reuse = getattr(ctx, "rows_in_place", False) and getattr(ctx, "guard", None) is None
+        outer_private, outer_buffers = getattr(ctx, "step_private", set()), getattr(ctx, "step_buffers", None)
+        step_buffers: list[str] = []
+        ctx.step_private, ctx.step_buffers = (self.step_private(), step_buffers) if reuse else (set(), None)
         body += ctx.emit_nodes(self.inner_nodes)
         ctx.first_step = outer_first_step
+        ctx.step_private, ctx.step_buffers = outer_private, outer_buffers
+        contexts: list[str] = []
+        if getattr(ctx, "rows_in_place", False):
+            body = self._hoist_errstate(body, lines, node, ctx, contexts)
+        if step_buffers:
+            lines.append((f"{' = '.join(step_buffers)} = None  # arrays that each step after the first reuses",
+                          node))
         in_place = {i for i, (v, _) in rows.items() if id(v) in ctx.written}
         for key in targets:
             ctx.targets.pop(key, None)
@@ -419,10 +435,32 @@ class Scan(Op):
         step_names = [ctx.names[id(ph)] for ph in self.inner_inputs[inner["seqs"]]]
         step_names += [ctx.names[id(ph)] for ph in self.inner_inputs[inner["taps"]]]
         step_names += [ctx.names[id(v)] for n in self.inner_nodes for v in n.outputs if id(v) in ctx.names]
+        step_names += step_buffers + contexts
         if step_names:
             lines.append((f"{' = '.join(dict.fromkeys(step_names))} = None", node))
         lines.append((f"# scan {label} ends", None))
         return lines
+
+    def _hoist_errstate(self, body: list[tuple[str, Apply | None]], lines: list[tuple[str, Apply | None]],
+                        node: Apply, ctx: Any, names: list[str]) -> list[tuple[str, Apply | None]]:
+        """A step's ``with np.errstate(over='ignore'): xp.f(...)`` (sigmoid's ``exp``) becomes
+        ``ignore.run(xp.f, ...)``, where ``ignore`` is a copy of the running context with overflow ignored,
+        made once before the first step (:func:`overflow_ignored`, appended to ``lines``): the same numbers
+        and the same warnings (every other op of the step keeps the caller's settings), without entering
+        and leaving an ``errstate`` (six Python calls, about 1 µs) at every step.  The context's name is
+        added to ``names``, which the loop lets go when it ends."""
+        ignore, hoisted = None, []
+        for text, owner in body:
+            found = _IGNORE_OVER.match(text)
+            if found is None:
+                hoisted.append((text, owner))
+                continue
+            if ignore is None:
+                ignore = ctx.fresh("ignore_over")
+                names.append(ignore)
+                lines.append((f"{ignore} = {ctx.bind(overflow_ignored, 'overflow_ignored')}()", node))
+            hoisted.append((f"{found['indent']}{ignore}.run({found['call']}, {found['args']})", owner))
+        return hoisted
 
     def _rows_in_place(self, outputs: list[str], carried: dict[int, str], t: str,
                        n: str) -> dict[int, tuple[Variable, _Row]]:
@@ -472,6 +510,26 @@ class Scan(Op):
                 pieces.update(mine)
         return pieces
 
+    def step_private(self) -> set[int]:
+        """Ids of the inner values computed in the body whose shape is the same at every step and which
+        nothing that outlives their step can be or view: not an inner output (a state, which the next step
+        reads, a stored or carried value, the ``until`` condition) nor anything an inner output may be a
+        view of.  An op that does not surely make a new array is taken to return a view of its inputs.
+        Such a value may be computed into the array that held it at the previous step (``out=``)."""
+        cached = self.__dict__.get("_step_private")
+        if cached is not None:
+            return cached
+        fresh = (Elemwise, FusedElemwise, Dot, MatMul, Reduce, Join, Softmax)
+        escapes = {id(v) for v in self.inner_outputs}
+        for node in reversed(self.inner_nodes):
+            if not isinstance(node.op, fresh) and any(id(v) in escapes for v in node.outputs):
+                escapes.update(id(v) for v in node.inputs)
+        fixed = self.fixed_shapes()
+        private = {id(v) for node in self.inner_nodes if isinstance(node.op, fresh) for v in node.outputs
+                   if id(v) in fixed and id(v) not in escapes}
+        self._step_private = private
+        return private
+
     def fixed_shapes(self) -> set[int]:
         """Ids of the inner values whose shape is the same at every step (a conservative answer).
 
@@ -514,6 +572,18 @@ class Scan(Op):
             raise NotImplementedError(f"{self}: the gradient of a loop that stores rows in reverse")
 
         return scan_grad(node, output_grads)
+
+
+_IGNORE_OVER = re.compile(r"^(?P<indent>\s*)with np\.errstate\(over='ignore'\): (?P<call>xp\.\w+)\((?P<args>.+)\)$")
+
+
+def overflow_ignored() -> contextvars.Context:
+    """A copy of the running context in which NumPy ignores floating-point overflow and keeps every other
+    error setting as the caller has it: ``context.run(np.exp, x, out=y)`` does what
+    ``with np.errstate(over='ignore'): np.exp(x, out=y)`` does, at a twentieth of the cost.  A loop makes
+    one before its first step; each call makes its own, so threads never share one."""
+    with np.errstate(over="ignore"):
+        return contextvars.copy_context()
 
 
 def _check_row(name: str, what: str, buffer: np.ndarray, value: Any) -> None:
