@@ -266,6 +266,17 @@ def test_run_time_checks_raise_as_the_compiled_code_does(tmp_path):
         module.checked(np.ones((3, 2), dtype=complex), np.ones(2), np.ones((2, 2)))
 
 
+def test_a_region_with_a_symbolic_bound_is_checked_as_the_compiled_code_does(tmp_path):
+    x, v, i = T.dmatrix("x"), T.dmatrix("v"), T.iscalar("i")
+    f = symrnn.function([x, v, i], T.inc_subtensor(x[i:, :1], v), name="bounded")
+    module = exported(f, tmp_path)
+    for start in (0, 1, 2):
+        good = (np.arange(6.0).reshape(3, 2), np.ones((3 - start, 1)), start)
+        assert_identical(module.bounded(*good), f(*good))
+    with pytest.raises(ValueError, match=r"does not fit the indexed region of shape \(2, 1\)"):
+        module.bounded(np.ones((3, 2)), np.ones((3, 1)), 1)
+
+
 def test_specify_shape_check(tmp_path):
     x = T.dmatrix("x")
     f = symrnn.function([x], T.specify_shape(x, (2, 3)) * 2, name="sized")

@@ -37,13 +37,16 @@ through :func:`argument_names`.
 
 from __future__ import annotations
 
+import ast
 import builtins
 import hashlib
+import inspect
 import keyword
 import os
 import re
+import textwrap
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -54,7 +57,7 @@ from symrnn.files import atomic_write
 from symrnn.graph import FLOAT_DTYPES, INT_DTYPES, Apply, SharedVariable, Variable, describe, short_trace
 from symrnn.ops.elemwise import broadcast_error
 from symrnn.ops.gradops import SpecifyShape, _check_shape
-from symrnn.ops.indexing import IncSubtensor, _layout, check_value_fits
+from symrnn.ops.indexing import SYMBOLIC, IncSubtensor, _layout, build_index, check_value_fits
 from symrnn.ops.random import STATE_SIZE, RandomDraw, RandomStateDraw
 from symrnn.ops.reduce import ProdOthers
 from symrnn.ops.shape import Split
@@ -68,12 +71,41 @@ class ExportError(ValueError):
 # --------------------------------------------------------------------------- runtime helpers, as NumPy source
 # Each helper: its source, and the helpers it uses.  Only those the generated code needs are written.
 
-_HELPERS: dict[str, tuple[str, tuple[str, ...]]] = {}
+_HELPERS: dict[str, tuple[str | Callable[[], str], tuple[str, ...]]] = {}
 
 
-def _helper(name: str, source: str, needs: tuple[str, ...] = ()) -> str:
-    _HELPERS[name] = (source.strip("\n"), needs)
+def _helper(name: str, source: str | Callable[[], str], needs: tuple[str, ...] = ()) -> str:
+    """Register a helper's source (or a function that makes it, called only when a module is written)."""
+    _HELPERS[name] = (source.strip("\n") if isinstance(source, str) else source, needs)
     return name
+
+
+def _helper_source(name: str) -> str:
+    source = _HELPERS[name][0]
+    return source if isinstance(source, str) else source()
+
+
+class _NoAnnotations(ast.NodeTransformer):
+    """Drop type annotations, whose names (``Sequence``, ``Any``) the standalone module does not have."""
+
+    def visit_arg(self, node: ast.arg) -> ast.arg:
+        node.annotation = None
+        return node
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:  # noqa: N802 (ast's name)
+        node.returns = None
+        return self.generic_visit(node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.Assign:  # noqa: N802
+        return ast.Assign(targets=[node.target], value=node.value, lineno=node.lineno)
+
+
+def _own_source(fn: Any, name: str) -> str:
+    """The source of one of symrnn's pure NumPy helpers, renamed ``name`` and without annotations: the
+    module runs symrnn's own code, not a copy of it."""
+    tree = _NoAnnotations().visit(ast.parse(textwrap.dedent(inspect.getsource(fn))))
+    tree.body[0].name = name
+    return ast.unparse(ast.fix_missing_locations(tree))
 
 
 _helper("errors", '''
@@ -172,27 +204,10 @@ def _broadcast_error(node, shapes, checks):
                      f"shape=(1, None) or dimshuffle('x', ...))")
 ''')
 
+_helper("SYMBOLIC", f"SYMBOLIC = {SYMBOLIC!r}")
+_helper("_build_index", lambda: _own_source(build_index, "_build_index"), ("SYMBOLIC",))
+
 _helper("_check_value_fits", '''
-def _build_index(spec, values):
-    """The runtime index tuple from a spec and the values of its symbolic inputs (ops.indexing.build_index)."""
-    it = iter(values)
-
-    def part(value):
-        return None if value is None else int(next(it)) if value == "?" else value
-
-    items = []
-    for entry in spec:
-        if entry[0] == "none":
-            items.append(None)
-        elif entry[0] == "int":
-            items.append(part(entry[1]))
-        elif entry[0] == "array":
-            items.append(next(it))
-        else:
-            items.append(slice(*(part(v) for v in entry[1:])))
-    return tuple(items)
-
-
 def _check_value_fits(node, x_shape, index_values, y_shape):
     """Raise unless the value of set/inc_subtensor fits the indexed region (ops.indexing.check_value_fits)."""
     index = _build_index(node.spec, index_values)
@@ -215,7 +230,7 @@ def _check_value_fits(node, x_shape, index_values, y_shape):
                 f"(value axis {axis}: {size} vs {region[lead + axis]}); only dimensions that are statically 1 "
                 f"broadcast (value type {node.y_type}; declare a broadcastable dimension with "
                 f"dimshuffle('x', ...) or shape=(1, ...)); the node was built at {node.trace}")
-''')
+''', ("_build_index",))
 
 _helper("_check_shape", '''
 def _check_shape(node, have, want):
@@ -237,22 +252,7 @@ def _overflow_ignored():
         return contextvars.copy_context()
 ''')
 
-_helper("_scan_length", '''
-def _scan_length(n_steps, sequences, name, given=True):
-    """The number of steps of a loop: n_steps, or the length of the shortest sequence (scan.op.scan_length)."""
-    n_steps = int(n_steps)
-    if given and n_steps < 0:
-        raise ValueError(f"scan {name!r}: n_steps must not be negative, got {n_steps}")
-    if not sequences:
-        return n_steps
-    shortest = min(len(s) for s in sequences)
-    if not given:
-        return shortest
-    if n_steps > shortest:
-        raise ValueError(f"scan {name!r}: n_steps={n_steps} but the shortest sequence has only {shortest} "
-                         f"step(s)")
-    return n_steps
-''')
+_helper("_scan_length", lambda: _own_source(scan_length, "_scan_length"))
 
 _helper("_check_row", '''
 def _check_row(name, what, buffer, value):
@@ -863,7 +863,7 @@ def _module_source(fn: Any, name: str, args: list[str], shared: list[SharedVaria
         "# ---- symrnn's runtime helpers, as NumPy",
     ]
     for helper in out.helpers:
-        lines += ["", "", _HELPERS[helper][0]]
+        lines += ["", "", _helper_source(helper)]
     if "_BufferPool" in out.helpers:
         lines += ["", "", "_POOL = _BufferPool()"]
     lines += ["", "", "# ---- values bound when the function was compiled", *bound,
