@@ -941,32 +941,29 @@ def _draw(sides: list[tuple[str, list[tuple[Variable, str]]]], show_types: bool,
     dot.attr(rankdir=rankdir, fontname="Helvetica", nodesep="0.25", ranksep="0.35", newrank="true")
     dot.attr("node", fontname="Helvetica", fontsize="10", margin="0.08,0.03", height="0.3")
     dot.attr("edge", fontname="Helvetica", arrowsize="0.6", color="#555555")
+    def draw_side(g: graphviz.Digraph, side: str, pairs: Sequence[tuple[Variable, str]]) -> None:
+        builder.roots[side] = g
+        if overview:
+            builder.overview(g, side, pairs, overview)
+        else:
+            outlets = builder.draw_level(g, side, [var for var, _ in pairs], finish=False)
+            builder.outputs(g, side, pairs, outlets)
+        builder.finish(side)
+
     for side, pairs in sides:
         roots = [var for var, _ in pairs]
         builder.top_levels.add(side)
         if learn:
             builder.forward = {id(n) for n in toposort(roots[:1])}
         if len(sides) == 1:
-            builder.roots[side] = dot
-            if overview:
-                builder.overview(dot, side, pairs, overview)
-            else:
-                outlets = builder.draw_level(dot, side, roots, finish=False)
-                builder.outputs(dot, side, pairs, outlets)
-            builder.finish(side)
+            draw_side(dot, side, pairs)
             continue
         n_outer, n_inner = _count_ops(toposort(roots))
         caption = {"built": "as built", "compiled": "compiled (after the FAST_RUN rewrites)"}[side]
         with dot.subgraph(name=f"cluster_{side}") as c:
             c.attr(label=escape_label(f"{caption}: {n_outer} ops" + (f" + {n_inner} in loops" if n_inner else "")),
                    id=f"cluster_{side}", **SIDE_STYLE)
-            builder.roots[side] = c
-            if overview:
-                builder.overview(c, side, pairs, overview)
-            else:
-                outlets = builder.draw_level(c, side, roots, finish=False)
-                builder.outputs(c, side, pairs, outlets)
-            builder.finish(side)
+            draw_side(c, side, pairs)
     if learn:
         builder.links(dot)
     if legend:
