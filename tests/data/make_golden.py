@@ -127,6 +127,13 @@ def run_case(torch, mode: str, num_layers: int, dtype: str) -> dict[str, np.ndar
     param_names = [name for name, _ in module.named_parameters()]
     expected = [f"{w}_l{k}" for k in range(num_layers) for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
     assert param_names == expected, param_names
+    return forward_backward(torch, module, draws, mode, dtype)
+
+
+def forward_backward(torch, module, draws: dict[str, np.ndarray], mode: str, dtype: str) -> dict[str, np.ndarray]:
+    """Set ``module``'s parameters from ``draws``, run it forward and backward on the drawn inputs, and return
+    the draws with the outputs, the loss and every gradient, each an array of ``dtype``
+    (``make_golden_layers.py`` runs its layers through this too)."""
     with torch.no_grad():
         for name, p in module.named_parameters():
             assert tuple(p.shape) == draws[name].shape, (name, p.shape, draws[name].shape)

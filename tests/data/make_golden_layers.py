@@ -41,13 +41,14 @@ both in time order; layer k > 0 reads layer k-1's whole output (D*H features).
 
 from __future__ import annotations
 
-import io
 import json
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_golden import forward_backward, write_npz  # noqa: E402 (the cells' generator, beside this one)
 
 TORCH_VERSION = "2.13.0"
 SEED = 20261202
@@ -107,51 +108,7 @@ def run_case(torch, mode: str, num_layers: int, bidirectional: bool, batch_first
                  bidirectional=bidirectional, dtype=torch.float64, **kwargs)
     names = [name for name, _ in module.named_parameters()]
     assert names == param_names(num_layers, bidirectional), names
-    with torch.no_grad():
-        for name, p in module.named_parameters():
-            assert tuple(p.shape) == draws[name].shape, (name, p.shape, draws[name].shape)
-            p.copy_(torch.from_numpy(draws[name]))
-
-    def leaf(key):
-        return torch.from_numpy(draws[key].copy()).requires_grad_(True)
-
-    x, h0 = leaf("x"), leaf("h0")
-    r_out, r_h = torch.from_numpy(draws["R_output"]), torch.from_numpy(draws["R_h"])
-    if mode == "lstm":
-        c0 = leaf("c0")
-        output, (h_n, c_n) = module(x, (h0, c0))
-        loss = (output * r_out).sum() + (h_n * r_h).sum() + (c_n * torch.from_numpy(draws["R_c"])).sum()
-    else:
-        output, h_n = module(x, h0)
-        loss = (output * r_out).sum() + (h_n * r_h).sum()
-    loss.backward()
-
-    res = dict(draws)
-    res["output"] = output.detach().numpy()
-    res["h_n"] = h_n.detach().numpy()
-    res["loss"] = loss.detach().numpy()
-    res["grad_x"] = x.grad.numpy()
-    res["grad_h0"] = h0.grad.numpy()
-    if mode == "lstm":
-        res["c_n"] = c_n.detach().numpy()
-        res["grad_c0"] = c0.grad.numpy()
-    for name, p in module.named_parameters():
-        res[f"grad_{name}"] = p.grad.numpy()
-    for key, a in res.items():
-        assert a.dtype == np.float64, (key, a.dtype)
-    return {k: np.array(v, order="C") for k, v in res.items()}
-
-
-def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Like ``np.savez_compressed``, but with fixed zip timestamps and sorted keys (as in ``make_golden.py``)."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for key in sorted(arrays):
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.asanyarray(arrays[key]), allow_pickle=False)
-            info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, buf.getvalue())
+    return forward_backward(torch, module, draws, mode, "float64")
 
 
 def main() -> int:
