@@ -688,7 +688,16 @@ _scopes = threading.local()  # .current: this thread's name scope, "" outside ev
 
 
 def current_scope() -> str:
-    """The name scope that new nodes are tagged with (``node.scope``), ``""`` outside every scope."""
+    """The name scope that new nodes are tagged with (``node.scope``), ``""`` outside every scope.
+
+    Example::
+
+        >>> with name_scope("encoder"):
+        ...     current_scope()
+        'encoder'
+        >>> current_scope()
+        ''
+    """
     return getattr(_scopes, "current", "") or ""
 
 
