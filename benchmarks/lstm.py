@@ -1,7 +1,7 @@
 """LSTM speed, compile time and memory: symrnn against a hand-written NumPy BPTT and, when installed, PyTorch,
 JAX and PyTensor, all in one process, interleaved.
 
-    python benchmarks/lstm.py [--configs small,medium,large] [--repeats N] [--json out.json] [--quick]
+    python benchmarks/lstm.py [--configs tiny,small,medium,large] [--repeats N] [--json out.json] [--quick]
                               [--peers numba,torch,jax,pytensor] [--threads N] [--pause S]
 
 For every config (B, T, I, H) it builds one LSTM (float32, zero initial state,
@@ -57,14 +57,16 @@ FORGET_BIAS = 1.0
 
 #: (B, T, I, H): batch, time steps, input features, hidden units
 CONFIGS = {
+    "tiny": (4, 400, 4, 4),
     "small": (32, 50, 32, 64),
     "medium": (64, 100, 128, 256),
     "large": (64, 100, 512, 512),
 }
 QUICK_CONFIGS = {"tiny": (2, 5, 3, 4)}
-DEFAULT_REPEATS = {"small": 20, "medium": 8, "large": 5}
+DEFAULT_REPEATS = {"tiny": 20, "small": 20, "medium": 8, "large": 5}
 OVERHEAD_CONFIG = (1, 200, 8, 8)  # B=1, T=200, I=8, H=8: almost nothing but per-step overhead
-PEERS = ("numba", "torch", "jax", "pytensor")  # numba: symrnn with config.kernels = "numba"
+PEERS = ("numba", "torch", "jax", "pytensor")  # numba: symrnn with config.kernels = "numba" (whole numba loops
+# where the steps are small, numba kernels for fused arithmetic elsewhere)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -19,8 +19,8 @@ _ALLOWED = {
     # Theano's scan.allow_gc: False (the default) keeps each compiled function's loop buffers and products from
     # one call to the next (no allocation, no fresh memory to touch); True frees them after every call
     "allow_gc": (False, True),
-    # how fused elementwise arithmetic runs on the CPU: NumPy ufuncs (the default), or one numba kernel per
-    # fused node (optional; docs/performance.md)
+    # how loops and fused elementwise arithmetic run on the CPU: NumPy (the default), or numba (optional: a loop
+    # becomes one numba function for all its steps, fused arithmetic one kernel per node; docs/performance.md)
     "kernels": ("numpy", "numba"),
     # Theano's test values: symrnn has none (static shapes catch shape mistakes while the graph is built), so
     # only Theano's default, "off", is accepted

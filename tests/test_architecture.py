@@ -26,7 +26,7 @@ ROOT_IMPORTED_BY = ("symrnn.demo", "symrnn.cli")
 
 # Third-party packages that may be imported inside a function: optional extras, which must not be needed to
 # import symrnn, and networkx, a required dependency that costs about 0.2 s to import and serves only exports.
-IMPORTED_ON_FIRST_USE = {"numba", "cupy", "matplotlib", "tqdm", "networkx", "jax"}
+IMPORTED_ON_FIRST_USE = {"numba", "cupy", "matplotlib", "tqdm", "networkx", "jax", "platformdirs"}
 
 
 @dataclass(frozen=True)

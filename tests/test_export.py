@@ -413,10 +413,13 @@ def test_refuses_what_it_cannot_write(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_numba_kernels_become_numpy_code(tmp_path):
+def test_numba_kernels_become_numpy_code(tmp_path, monkeypatch):
     """A function that runs numba kernels exports NumPy's ufuncs, which compute the same numbers (as
-    tests/test_numba_kernels.py checks for the function itself)."""
+    tests/test_numba_kernels.py checks for the function itself); one whose loops run as whole numba functions
+    exports the NumPy loops, which agree with them within float rounding (tests/test_numba_loops.py)."""
     pytest.importorskip("numba", reason="numba is optional; config.kernels='numba' needs it")
+    from symrnn.compile import numba_loops
+
     x, outputs = lstm_training_graph(3, 5)
     was = config.kernels
     config.kernels = "numba"
@@ -425,10 +428,16 @@ def test_numba_kernels_become_numpy_code(tmp_path):
     finally:
         config.kernels = was
     path = f.export(tmp_path / "fast.py")
-    assert re.search(r"_numba_kernel\d+\(", f.source) and "numba" not in open(path).read()
+    assert re.search(r"_numba_kernel\d+\(", f.source) and re.search(r"_numba_loop\d+\(", f.source)
+    assert "numba" not in open(path).read()
     module = load(path)
     value = np.random.default_rng(5).normal(size=(6, 4, 3))
+    for got, want in zip(module.fast(value), f(value)):  # the loops ran as numba functions
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-14)
+    assert [report.calls["numba"] for report in f.kernels_report()] == [1, 1]
+    monkeypatch.setattr(numba_loops, "STEP_LIMIT", {"math": -1, "arithmetic": -1})  # NumPy loops, numba kernels
     assert_identical(module.fast(value), f(value))
+    assert [report.calls["numpy"] for report in f.kernels_report()] == [1, 1]
 
 
 # ---- a clean interpreter: NumPy, and nothing else

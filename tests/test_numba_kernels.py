@@ -1,5 +1,6 @@
 """``config.kernels = "numba"``: fused arithmetic runs as one numba kernel per node, and computes what the
-NumPy code computes, bit for bit."""
+NumPy code computes, bit for bit.  (Loops small enough to run as whole numba functions are tested in
+tests/test_numba_loops.py; here every loop is kept a NumPy loop, so that its fused nodes are kernels.)"""
 
 import re
 
@@ -13,15 +14,16 @@ from test_random_graphs import build, programs, symbolic_inputs
 import symrnn
 import symrnn.tensor as T
 from symrnn import config
-from symrnn.compile import numba_kernels
+from symrnn.compile import numba_kernels, numba_loops
 from symrnn.rewrite.fusion import fuse_elementwise
 
 KERNEL_CALL = re.compile(r"_numba_kernel\d+\(")  # a call of a bound kernel in the generated source
 
 
 @pytest.fixture
-def numba_kernels_on():
+def numba_kernels_on(monkeypatch):
     pytest.importorskip("numba", reason="numba is optional (pip install numba); config.kernels='numba' needs it")
+    monkeypatch.setattr(numba_loops, "STEP_LIMIT", {"math": -1, "arithmetic": -1})  # every loop a NumPy loop
     config.kernels = "numba"
     try:
         yield
@@ -90,7 +92,7 @@ def test_numba_kernels_without_numba_is_a_clear_error(monkeypatch):
     x = T.matrix("x")
     config.kernels = "numba"
     try:
-        with pytest.raises(ImportError, match="pip install numba"):
+        with pytest.raises(ImportError, match=r"pip install \"symrnn\[numba\]\""):
             symrnn.function([x], x * 2.0 + 1.0)
     finally:
         config.kernels = "numpy"

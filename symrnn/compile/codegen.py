@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from symrnn.compile import numba_kernels
+from symrnn.compile import numba_kernels, numba_loops
 from symrnn.compile.profile import Profile
 from symrnn.graph import Apply, Constant, SharedVariable, Variable, short_trace
 from symrnn.ops.blas import Dot
@@ -104,6 +104,7 @@ class CodegenContext:
     step_buffers: list[str] | None = None  # in a loop: the names whose arrays later steps reuse (see step_buffer)
     kernels: str = "numpy"  # config.kernels: "numba" runs fused arithmetic as numba kernels (on the host)
     guard: Any = None  # called as guard(node, index, value, step) after each node (NanGuardMode, DebugMode)
+    loops: list[numba_loops.LoopReport] = field(default_factory=list)  # with kernels="numba": how each loop runs
     backend_state: Any = None  # [backend hook] what a backend keeps while it emits one function (begin_function)
     _bound: dict[int, str] = field(default_factory=dict)
     _temps: Any = field(default_factory=itertools.count)
@@ -183,6 +184,28 @@ class CodegenContext:
             return f"{counter} == 0"
         return None
 
+    def _numba_loop(self, node: Apply, in_names: list[str],
+                    out_names: list[str]) -> list[tuple[str, Apply | None]] | None:
+        """With ``kernels="numba"`` on the host: the lines that run loop ``node`` as one numba function while
+        its steps are small, and as the NumPy loop otherwise (:mod:`symrnn.compile.numba_loops`); None for
+        a NumPy loop only.  :attr:`loops` records which, and why."""
+        if self.kernels != "numba" or not self.rows_in_place:
+            return None
+        name = node.op.info.name
+        if self.profile is not None or self.guard is not None:
+            why = "profile=True times each node" if self.profile is not None else "a guard checks each value"
+            self.loops.append(numba_loops.LoopReport(name, "numpy", why))
+            return None
+        try:
+            loop = numba_loops.loop_source(node)
+        except numba_loops.Unsupported as exc:
+            self.loops.append(numba_loops.LoopReport(name, "numpy", str(exc)))
+            return None
+        numpy_loop = node.op.emit(node, in_names, out_names, self)
+        lines, report = numba_loops.emit_loop(node, loop, in_names, out_names, self, numpy_loop)
+        self.loops.append(report)
+        return lines
+
     def emit_nodes(self, nodes: list[Apply]) -> list[tuple[str, Apply | None]]:
         """Source lines (each with the node it computes) for ``nodes``, in order, without indentation."""
         lines: list[tuple[str, Apply | None]] = []
@@ -203,7 +226,8 @@ class CodegenContext:
                 lines.append((f"_pt{index} = _clock()", node))
             self.depth += 1 if hasattr(node.op, "inner_nodes") else 0
             emit = node.op.emit if self.backend is None else self.backend.emit  # [backend hook]
-            code = emit(node, in_names, out_names, self)
+            code = self._numba_loop(node, in_names, out_names) if isinstance(node.op, Scan) else None
+            code = emit(node, in_names, out_names, self) if code is None else code
             self.depth -= 1 if hasattr(node.op, "inner_nodes") else 0
             if isinstance(code, str):
                 lines.extend((code_line, node) for code_line in code.splitlines())
@@ -226,6 +250,7 @@ class Generated:
     line_to_node: dict[int, Apply]
     profile: Any = None  # a symrnn.compile.profile.Profile when generated with profile=True
     buffers: BufferPool | None = None  # the loops' buffers kept between calls; the function's last argument
+    loops: list[Any] = field(default_factory=list)  # with kernels="numba": a numba_loops.LoopReport per loop
 
 
 class BufferCache:
@@ -245,6 +270,18 @@ class BufferCache:
         if raw is None or raw.nbytes < nbytes:
             raw = self.arrays[key] = self.xp.empty(max(nbytes, 1), dtype=np.uint8)
         return raw[:nbytes].view(kind).reshape(shape)
+
+    def raw(self, key: int) -> Any:
+        """The raw bytes kept under ``key`` (empty before the first call): a numba loop makes its per-step
+        outputs in them once it knows their size (:mod:`symrnn.compile.numba_loops`)."""
+        raw = self.arrays.get(key)
+        return raw if raw is not None else self.xp.empty(0, dtype=np.uint8)
+
+    def keep(self, key: int, raw: Any) -> None:
+        """Keep ``raw`` (bytes that a numba loop used, or grew) under ``key``."""
+        current = self.arrays.get(key)
+        if current is None or raw.nbytes > current.nbytes:
+            self.arrays[key] = raw
 
     @property
     def nbytes(self) -> int:
@@ -448,4 +485,4 @@ def generate(inputs: list[Variable], shared: list[SharedVariable], nodes: list[A
     if profile:
         stats = Profile(ctx.profile)
         ctx.namespace.update(_clock=time.perf_counter, _seconds=stats.seconds, _calls=stats.calls)
-    return Generated(source, ctx.namespace[fn_name], filename, line_to_node, stats, buffers)
+    return Generated(source, ctx.namespace[fn_name], filename, line_to_node, stats, buffers, ctx.loops)

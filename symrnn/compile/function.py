@@ -66,13 +66,15 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _kernels() -> str:
-    """``config.kernels``, checked: numba must be importable to run fused arithmetic as numba kernels."""
-    if config.kernels == "numba":
+def _kernels(kernels: str | None = None) -> str:
+    """``kernels`` (``None``: ``config.kernels``), checked: numba must be importable to run loops and fused
+    arithmetic as numba code."""
+    kernels = config.kernels if kernels is None else kernels
+    if kernels == "numba":
         if not numba_kernels.available():
-            raise ImportError('config.kernels = "numba" needs numba: pip install numba (or set '
+            raise ImportError('config.kernels = "numba" needs numba: pip install "symrnn[numba]" (or set '
                               'config.kernels = "numpy", the default)')
-    return config.kernels
+    return kernels
 
 
 class UnusedInputError(ValueError):
@@ -136,7 +138,8 @@ class Function:
                  updates: list[tuple[SharedVariable, Variable]], mode: str, name: str | None,
                  allow_input_downcast: bool | None, profile: bool = False, backend: Any = None,
                  return_numpy: bool = False, borrow: Sequence[bool] | None = None,
-                 keep_buffers: bool | None = None) -> None:
+                 keep_buffers: bool | None = None, kernels: str | None = None) -> None:
+        self.kernels = _kernels(kernels)  # config.kernels when this function was made; copies keep it
         self.inputs = inputs
         self.outputs = outputs
         self.updates = updates
@@ -195,7 +198,7 @@ class Function:
                                            self.compiled_outputs, copies,
                                            fn_name=codegen.function_identifier(name),
                                            profile=profile, backend=self.backend,
-                                           keep_buffers=self.keep_buffers, kernels=_kernels(), guard=guard)
+                                           keep_buffers=self.keep_buffers, kernels=self.kernels, guard=guard)
         self.source = self._generated.source
 
     def export(self, path: str | os.PathLike) -> str:
@@ -214,7 +217,8 @@ class Function:
         function updates its shared variables (the module never touches them).
 
         Where this function runs numba kernels (``config.kernels = "numba"``),
-        the module computes with NumPy's ufuncs, which give the same numbers.
+        the module computes with NumPy's ufuncs: the numbers of the default
+        NumPy path (whole numba loops match them within float rounding).
         Refused with :class:`~symrnn.compile.export.ExportError`: the CuPy
         backend, ``mode="reference"``, ``DebugMode`` and ``NanGuardMode``, and
         ops that call back into symrnn (``Print``).
@@ -245,6 +249,27 @@ class Function:
         """Bytes of loop buffers this function keeps between calls (0 with ``config.allow_gc = True``)."""
         buffers = self._generated.buffers if self._generated is not None else None
         return buffers.nbytes if buffers is not None else 0
+
+    def kernels_report(self) -> list[Any]:
+        """How each loop runs with ``config.kernels = "numba"``: a
+        :class:`~symrnn.compile.numba_loops.LoopReport` per loop, which says whether the loop runs as one
+        numba function (while its steps are small) or as a NumPy loop, and why; and how many calls ran each
+        way so far.  Empty when the function was compiled with the default ``config.kernels = "numpy"``.
+
+        Example::
+
+            >>> import numpy as np, symrnn, symrnn.tensor as T
+            >>> x = T.matrix("x")
+            >>> h, _ = symrnn.scan(lambda x_t, h: T.tanh(x_t + h), sequences=x, outputs_info=T.zeros((3,)))
+            >>> symrnn.config.kernels = "numba"
+            >>> f = symrnn.function([x], h[-1])
+            >>> symrnn.config.kernels = "numpy"
+            >>> _ = f(np.ones((5, 3)))
+            >>> report = f.kernels_report()[0]
+            >>> report.kind, report.calls
+            ('numba', {'numba': 1, 'numpy': 0})
+        """
+        return list(self._generated.loops) if self._generated is not None else []
 
     # ---- calling
     def _filter_inputs(self, args: Sequence[Any], kwargs: dict[str, Any]) -> list[np.ndarray]:
@@ -468,7 +493,7 @@ class Function:
             "mode": self.nan_guard or self.mode, "name": self.name, "allow_input_downcast": self.allow_input_downcast,
             "profile": self.profile is not None, "backend": self.backend.name, "return_numpy": self.return_numpy,
             "borrow": self.borrow, "keep_buffers": self.keep_buffers, "defaults": self._defaults,
-            "input_names": self._input_names,
+            "input_names": self._input_names, "kernels": self.kernels,
         }
 
     def __reduce__(self) -> tuple:
@@ -594,10 +619,17 @@ def from_definition(definition: dict[str, Any], backend: Any = None) -> Function
         array(8.)
     """
     d = definition
+    kernels = d.get("kernels", "numpy")
+    if kernels == "numba" and not numba_kernels.available():  # made where numba was installed: NumPy's code
+        warnings.warn(f"{d['name'] or 'a function'} was compiled with config.kernels = 'numba', but numba is not "
+                      f"installed here: it runs NumPy's loops, which compute the same results (within float "
+                      f"rounding)", RuntimeWarning, stacklevel=2)
+        kernels = "numpy"
     fn = Function(list(d["inputs"]), list(d["outputs"]), d["single"], list(d["updates"]), d["mode"], d["name"],
                   d["allow_input_downcast"], d["profile"],
                   backend=backend if backend is not None else get_backend(d["backend"]),
-                  return_numpy=d["return_numpy"], borrow=d["borrow"], keep_buffers=d.get("keep_buffers"))
+                  return_numpy=d["return_numpy"], borrow=d["borrow"], keep_buffers=d.get("keep_buffers"),
+                  kernels=kernels)
     fn._defaults.update(d["defaults"])
     fn._input_names = dict(d["input_names"])
     return fn
