@@ -476,14 +476,15 @@ def loop_source(node: Apply) -> LoopSource:
     return LoopSource("\n".join(lines) + "\n", body.constants, scalar)
 
 
-#: The largest step, in elements, that runs as a numba loop; ``None``: no limit (measured:
-#: docs/performance.md).  Numba computes float64 ``exp`` and ``tanh`` (and ``log``, ``log1p``... in any
-#: dtype) one element at a time through the C library, 4-10 ns each against NumPy's 0.3-0.4 ns, so a loop
-#: with such math ("math") runs as a numba function only while its steps are small; above that the NumPy
-#: loop (with its arithmetic still in numba kernels) is faster.  A loop of arithmetic, products and float32
-#: ``exp``/``tanh``/``sigmoid`` (vectorised, see ``numba_kernels.FLOAT32_MATH``) was faster as a numba
-#: function at every size measured.  A step's size is its largest sequence row or state.
-STEP_LIMIT: dict[str, int | None] = {"math": 768, "arithmetic": None}
+#: The largest step, in elements, that runs as a numba loop (measured: docs/performance.md).  Numba computes
+#: float64 ``exp`` and ``tanh`` (and ``log``, ``log1p``... in any dtype) one element at a time through the C
+#: library, 4-10 ns each against NumPy's 0.3-0.4 ns, so a loop with such math ("math") runs as a numba
+#: function only while its steps are small; above that the NumPy loop (with its arithmetic still in numba
+#: kernels) is faster.  A loop of arithmetic, products and float32 ``exp``/``tanh``/``sigmoid`` (vectorised,
+#: see ``numba_kernels.FLOAT32_MATH``) is faster as a numba function until its matrix products dominate the
+#: step: numba's ``np.dot`` calls SciPy's BLAS, 17-24% slower than NumPy's at those sizes here.  A step's
+#: size is its largest sequence row or state (an LSTM's: batch x 4 x hidden).
+STEP_LIMIT: dict[str, int | None] = {"math": 768, "arithmetic": 32768}
 
 
 def step_elements(sequences: tuple[Any, ...], inits: tuple[Any, ...]) -> int:
