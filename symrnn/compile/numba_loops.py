@@ -116,14 +116,9 @@ class _Body:
         target = self.targets.get(id(var))
         if target is None:
             return False
-        kind, array, row, *trace = target
+        kind, array, row, *_ = target
         if kind == "trace":
-            raw, dtype, itemsize = trace
-            self.emit("if t == 0:")
-            self.emit(f"    nbytes = n * {itemsize}{''.join(f' * {size}' for size in sizes)}")
-            self.emit(f"    if {raw}.size < nbytes:")
-            self.emit(f"        {raw} = np.empty(nbytes, np.uint8)")
-            self.emit(f"    {array} = {raw}[:nbytes].view({dtype}).reshape((n, {', '.join(sizes)},))")
+            self.make_trace(target, " * ".join(sizes), f"({', '.join(sizes)},)")
         self.emit(f"{out} = {array}[{row}]")
         for axis, size in enumerate(sizes):
             self.emit(f"if {out}.shape[{axis}] != {size}:")
@@ -131,6 +126,27 @@ class _Body:
         self.written.add(id(var))
         self.c_order.add(id(var))
         return True
+
+    def make_trace(self, target: tuple[str, ...], count: str, shape: str) -> None:
+        """On the first step, make the trace of ``target`` (a ``"trace"`` entry of :attr:`targets`) for rows
+        of ``count`` elements of shape ``shape`` (source), in the bytes the caller passed when they suffice."""
+        _, array, _, raw, dtype, itemsize = target
+        self.emit("if t == 0:")
+        self.emit(f"    nbytes = n * {itemsize} * {count}")
+        self.emit(f"    if {raw}.size < nbytes:")
+        self.emit(f"        {raw} = np.empty(nbytes, np.uint8)")
+        self.emit(f"    {array} = {raw}[:nbytes].view({dtype}).reshape((n,) + {shape})")
+
+    def store(self, array: str, row: str, value: str, ndim: int, what: str) -> None:
+        """``array[row] = value`` for a value that was not computed in its row, its shape checked first."""
+        if not ndim:
+            self.emit(f"{array}[{row}] = {value}")
+            return
+        destination = self.fresh("row")
+        self.emit(f"{destination} = {array}[{row}]")
+        self.emit(f"if {value}.shape != {destination}.shape:")
+        self.emit(f"    raise ValueError('the step returned a {what} of another shape')")
+        self.copy(destination, value, ndim)
 
     def copy(self, destination: str, source: str, ndim: int) -> None:
         """Element loops that copy ``source`` into ``destination`` (same shape): an array assignment costs
@@ -430,39 +446,16 @@ def loop_source(node: Apply) -> LoopSource:
         stored[id(v)] = name
     for j in range(info.n_states):
         v = op.inner_outputs[j]
-        value, buf = stored[id(v)], buffers[j]
-        if body.targets.get(id(v), ())[1:2] == (buf,):
-            continue  # computed in its row
-        if not v.ndim:
-            body.emit(f"{buf}[{info.write_row(j, 't')}] = {value}")
-            continue
-        row = body.fresh("row")
-        body.emit(f"{row} = {buf}[{info.write_row(j, 't')}]")
-        body.emit(f"if {value}.shape != {row}.shape:")
-        body.emit("    raise ValueError('the step returned a state of another shape')")
-        body.copy(row, value, v.ndim)
+        if body.targets.get(id(v), ())[1:2] != (buffers[j],):  # else computed in its row
+            body.store(buffers[j], str(info.write_row(j, "t")), stored[id(v)], v.ndim, "state")
     for k, trace in enumerate(traces):
-        v = op.inner_outputs[info.n_states + k]
+        v, out = op.inner_outputs[info.n_states + k], node.outputs[info.n_states + k]
         if body.targets.get(id(v), ())[1:2] == (trace,):
             continue  # computed in its row
         value = stored[id(v)]
-        shape = f"{value}.shape" if v.ndim else "()"
-        kind = node.outputs[info.n_states + k].dtype
-        body.emit("if t == 0:")
-        size = f" * {value}.size" if v.ndim else ""
-        body.emit(f"    nbytes = n * {np.dtype(kind).itemsize}{size}")
-        body.emit(f"    if {raws[k]}.size < nbytes:")
-        body.emit(f"        {raws[k]} = np.empty(nbytes, np.uint8)")
-        body.emit(f"    {trace} = {raws[k]}[:nbytes].view({_dtype(node.outputs[info.n_states + k])})"
-                  f".reshape((n,) + {shape})")
-        if not v.ndim:
-            body.emit(f"{trace}[{info.trace_row(k, 't', 'n')}] = {value}")
-            continue
-        row = body.fresh("row")
-        body.emit(f"{row} = {trace}[{info.trace_row(k, 't', 'n')}]")
-        body.emit(f"if {value}.shape != {row}.shape:")
-        body.emit("    raise ValueError('the step returned a per-step output of another shape')")
-        body.copy(row, value, v.ndim)
+        body.make_trace(("trace", trace, "", raws[k], _dtype(out), str(np.dtype(out.dtype).itemsize)),
+                        f"{value}.size" if v.ndim else "1", f"{value}.shape" if v.ndim else "()")
+        body.store(trace, str(info.trace_row(k, "t", "n")), value, v.ndim, "per-step output")
     if info.has_until:
         body.emit(f"if {body.name(op.inner_outputs[-1])}:")
         body.emit("    done = t + 1")
