@@ -347,3 +347,21 @@ def test_copies_and_pickles_keep_the_setting(monkeypatch):
         plain = pickle.loads(pickle.dumps(fast))
     assert plain.kernels == "numpy" and plain.kernels_report() == []
     assert_close(plain(value), want, "float64")
+
+
+def test_blocks_of_a_step_value_are_read_in_place_and_agree():
+    """Slices of a value computed in the step (a gate's columns, a block of rows, a broadcast row) are read
+    through that value, not copied: every offset and broadcast must land on the NumPy loop's numbers."""
+    x = T.matrix("x")
+    h0 = T.matrix("h0")
+
+    def step(x_t, h):
+        z = h * 0.5 + x_t  # (3, 6), computed in the step
+        top = z[0:1, 2:5]  # (1, 3): broadcast over rows
+        return T.concatenate([z[:, 0:3] * top - z[:, 3:6], z[:, 1:4] + z[:, 2:5] * 2.0], axis=1)[:, 0:6] * 1.0
+
+    out, _ = symrnn.scan(step, sequences=x.reshape((x.shape[0], 3, 6)), outputs_info=h0)
+    plain, fast = numpy_and_numba([x, h0], out)
+    values = [np.random.default_rng(4).normal(size=(5, 18)), np.random.default_rng(5).normal(size=(3, 6))]
+    np.testing.assert_array_equal(fast(*values), plain(*values))
+    ran_as_numba(fast)

@@ -89,6 +89,7 @@ class _Body:
         self.names: dict[int, str] = {}
         self.constants: list[Constant] = []
         self.c_order: set[int] = set()  # ids of the values that numba knows to be C-contiguous arrays
+        self.views: dict[int, tuple[str, list[str]]] = {}  # id(block) -> (contiguous array, offset per axis)
         self.targets: dict[int, tuple[str, ...]] = {}  # id(stored value) -> where to compute it (see into)
         self.written: set[int] = set()  # the stored values computed straight into their rows
         self._count = 0
@@ -204,7 +205,7 @@ def emit_elementwise(node: Apply, body: _Body, out: str) -> None:
     # view (a gate's slice, a reversed sequence's row) is copied first, which costs far less than it saves.
     # The copy is made once per step: later ops read it too.
     for v in node.inputs:
-        if v.ndim and id(v) not in body.c_order and not isinstance(v, Constant):
+        if v.ndim and id(v) not in body.c_order and id(v) not in body.views and not isinstance(v, Constant):
             contiguous = body.fresh("a")
             body.emit(f"{contiguous} = np.ascontiguousarray({body.name(v)})")
             body.names[id(v)] = contiguous
@@ -230,8 +231,12 @@ def emit_elementwise(node: Apply, body: _Body, out: str) -> None:
             names[id(ph)] = name
             continue
         lead = ndim - v.ndim
-        index = ", ".join("0" if size == 1 else loops[lead + a] for a, size in enumerate(v.type.shape))
-        names[id(ph)] = f"{name}[{index}]"
+        index = ["0" if size == 1 else loops[lead + a] for a, size in enumerate(v.type.shape)]
+        if id(v) in body.views:  # read through the contiguous array it is a block of
+            name, offsets = body.views[id(v)]
+            index = [i if a >= len(offsets) or offsets[a] == "0" else f"{offsets[a]} + {i}"
+                     for a, i in enumerate(index)]
+        names[id(ph)] = f"{name}[{', '.join(index)}]"
     statements = []
     for inner in inner_nodes:
         args = [names[id(v)] if id(v) in names else _literal(v) for v in inner.inputs]  # 0-d constants inline
@@ -285,6 +290,13 @@ def emit_subtensor(node: Apply, body: _Body, out: str) -> None:
         if entry[0] != "none":
             axis += 1
     body.emit(f"{out} = {body.name(x)}[{index_source(op.spec, names)}]")
+    # A block of a contiguous array (a gate's columns) is read through that array, so that elementwise loops
+    # over it vectorise without a copy (see emit_elementwise).
+    if id(x) not in body.c_order or not all(entry[0] == "slice" and entry[3] is None for entry in op.spec):
+        return
+    starts = [entry[1] for entry in op.spec]
+    if all(start is None or isinstance(start, (int, np.integer)) and start >= 0 for start in starts):
+        body.views[id(node.outputs[0])] = (body.name(x), [str(int(start or 0)) for start in starts])
 
 
 def emit_dimshuffle(node: Apply, body: _Body, out: str) -> None:
