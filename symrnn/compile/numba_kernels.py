@@ -176,7 +176,13 @@ def kernel(node: Apply) -> Any | None:
 
 def cache_folder() -> Path:
     """Where compiled kernels are kept between processes: ``$SYMRNN_CACHE_DIR``, else the user's cache
-    folder (``~/.cache/symrnn`` on Linux, via ``platformdirs``), then ``numba/``."""
+    folder (``~/.cache/symrnn`` on Linux, via ``platformdirs``), then ``numba/``.
+
+    Example::
+
+        >>> cache_folder().name  # under $SYMRNN_CACHE_DIR, or the user's cache folder for symrnn
+        'numba'
+    """
     root = os.environ.get("SYMRNN_CACHE_DIR")
     if not root:
         import platformdirs

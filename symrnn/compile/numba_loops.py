@@ -382,7 +382,17 @@ class LoopSource:
 
 def loop_source(node: Apply) -> LoopSource:
     """The source of one numba function that runs every step of the loop ``node``; raises
-    :class:`Unsupported` with the reason when its body has something numba cannot take."""
+    :class:`Unsupported` with the reason when its body has something numba cannot take.
+
+    Example::
+
+        >>> import symrnn, symrnn.tensor as T
+        >>> x = T.matrix("x")
+        >>> h, _ = symrnn.scan(lambda x_t, h: h * 0.5 + x_t, sequences=x, outputs_info=T.zeros((3,)))
+        >>> [loop] = [n for n in symrnn.function([x], h).nodes if hasattr(n.op, "inner_nodes")]
+        >>> print(loop_source(loop).source.splitlines()[0])
+        def loop(n, s0, i0, b0):
+    """
     op: Scan = node.op
     info, inner = op.info, op.inner_slices()
     if any(isinstance(n.op, Scan) or hasattr(n.op, "inner_nodes") and not isinstance(n.op, FusedElemwise)
@@ -493,7 +503,13 @@ STEP_LIMIT: dict[str, int | None] = {"math": 768, "arithmetic": 32768}
 
 
 def step_elements(sequences: tuple[Any, ...], inits: tuple[Any, ...]) -> int:
-    """The size of a step, in elements: the largest row of a sequence or of an initial state."""
+    """The size of a step, in elements: the largest row of a sequence or of an initial state.
+
+    Example::
+
+        >>> step_elements((np.zeros((50, 32, 256)),), (np.zeros((1, 32, 64)),))
+        8192
+    """
     rows = [np.size(s) // max(1, len(s)) for s in sequences] + [np.size(i) // max(1, len(i)) for i in inits]
     return max(rows, default=0)
 
