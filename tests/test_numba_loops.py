@@ -365,3 +365,26 @@ def test_blocks_of_a_step_value_are_read_in_place_and_agree():
     values = [np.random.default_rng(4).normal(size=(5, 18)), np.random.default_rng(5).normal(size=(3, 6))]
     np.testing.assert_array_equal(fast(*values), plain(*values))
     ran_as_numba(fast)
+
+
+def test_infinite_and_nan_constants_in_a_body():
+    x = T.matrix("x")
+
+    def step(x_t, h):
+        return T.switch(x_t > 0, T.maximum(h + x_t, -np.inf), np.nan) + T.minimum(x_t, np.inf)
+
+    out, _ = symrnn.scan(step, sequences=x, outputs_info=T.zeros((3,)))
+    plain, fast = numpy_and_numba([x], out)
+    value = np.random.default_rng(2).normal(size=(6, 3))
+    np.testing.assert_array_equal(fast(value), plain(value))
+    ran_as_numba(fast)
+
+
+def test_constants_written_into_a_kernel_keep_their_value_and_dtype():
+    for value in [np.float32(-np.inf), np.float64(np.inf), np.float32(np.nan), np.float32(0.1), np.int64(-3),
+                  np.bool_(True)]:
+        constant = T.constant(value)
+        text = numba_loops._literal(constant)
+        got = eval(text, {"np": np})  # noqa: S307 - our own generated literal
+        assert np.asarray(got).dtype == constant.dtype, text
+        np.testing.assert_array_equal(got, value)

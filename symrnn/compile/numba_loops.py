@@ -11,7 +11,8 @@ no Python between steps.
 The function is generated from the compiled (rewritten) inner graph, never
 from user text: its only names are its own (``s0`` for sequences, ``i0`` for
 initial states, ``c0`` for non-sequences, ``k0`` for constants, ``b0``/``r0``
-for state buffers and traces, ``v0``... for values).  Each op's numba form is
+for state buffers and traces, ``m0`` for a trace's bytes, ``v0``, ``e0``...
+for values, ``q0``... for element loops).  Each op's numba form is
 one function in :data:`LOOP_OPS`; a body with an op outside it stays a NumPy
 loop, and :meth:`symrnn.compile.function.Function.kernels_report` says why.
 
@@ -91,7 +92,6 @@ class _Body:
         self.c_order: set[int] = set()  # ids of the values that numba knows to be C-contiguous arrays
         self.views: dict[int, tuple[str, list[str]]] = {}  # id(block) -> (contiguous array, offset per axis)
         self.targets: dict[int, tuple[str, ...]] = {}  # id(stored value) -> where to compute it (see into)
-        self.written: set[int] = set()  # the stored values computed straight into their rows
         self._count = 0
 
     def fresh(self, hint: str = "v") -> str:
@@ -124,7 +124,6 @@ class _Body:
         for axis, size in enumerate(sizes):
             self.emit(f"if {out}.shape[{axis}] != {size}:")
             self.emit(f"    raise ValueError('the step returned a {kind} of another shape')")
-        self.written.add(id(var))
         self.c_order.add(id(var))
         return True
 
@@ -190,10 +189,15 @@ def _scalar_expression(inner: Apply, args: list[str]) -> str:
 
 
 def _literal(var: Constant) -> str:
-    value, kind = var.data.item(), _dtype(var)
+    """A 0-d constant as numba source of its dtype: ``np.float32(0.5)``, ``np.float64(-np.inf)``, ``True``."""
+    value = var.data.item()
+    if var.dtype == "bool":
+        return repr(bool(value))
     if isinstance(value, float) and not np.isfinite(value):
-        value = "np.nan" if np.isnan(value) else ("np.inf" if value > 0 else "-np.inf")
-    return f"{kind}({value!r})" if var.dtype != "bool" else repr(bool(value))
+        text = "np.nan" if np.isnan(value) else ("np.inf" if value > 0 else "-np.inf")
+    else:
+        text = repr(value)
+    return f"{_dtype(var)}({text})"
 
 
 def emit_elementwise(node: Apply, body: _Body, out: str) -> None:
