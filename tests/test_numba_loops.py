@@ -388,3 +388,16 @@ def test_constants_written_into_a_kernel_keep_their_value_and_dtype():
         got = eval(text, {"np": np})  # noqa: S307 - our own generated literal
         assert np.asarray(got).dtype == constant.dtype, text
         np.testing.assert_array_equal(got, value)
+
+
+def test_a_cache_folder_that_cannot_be_written_compiles_in_memory(tmp_path, monkeypatch):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("SYMRNN_CACHE_DIR", str(blocked))
+    x = T.matrix("x")
+    h, _ = symrnn.scan(lambda x_t, h: h * 0.25 - x_t, sequences=x, outputs_info=T.zeros((2,)))
+    plain, fast = numpy_and_numba([x], h)
+    value = np.arange(8.0).reshape(4, 2)
+    np.testing.assert_array_equal(fast(value), plain(value))
+    ran_as_numba(fast)
+    assert blocked.read_text() == "a file where the cache folder should be"
