@@ -58,7 +58,7 @@ from symrnn.graph import FLOAT_DTYPES, INT_DTYPES, Apply, SharedVariable, Variab
 from symrnn.ops.elemwise import broadcast_error
 from symrnn.ops.gradops import SpecifyShape, _check_shape
 from symrnn.ops.indexing import SYMBOLIC, IncSubtensor, _layout, build_index, check_value_fits
-from symrnn.ops.random import STATE_SIZE, RandomDraw, RandomStateDraw
+from symrnn.ops.random import STATE_SIZE, RandomDraw, RandomStateDraw, pack_random_state, unpack_random_state
 from symrnn.ops.reduce import ProdOthers
 from symrnn.ops.shape import Split
 from symrnn.scan.op import Scan, _check_row, overflow_ignored, scan_length, zero_step_shapes
@@ -290,43 +290,23 @@ def _zero_step_shapes(loop, sequences, inits, nonsequences):
     return loop.shapes(sequences, inits, nonsequences)
 ''')
 
-_helper("_Split", '''
-class _Split:
-    """T.split along one axis (ops.shape.Split)."""
+def _own_op(op_class: type, name: str) -> str:
+    """A standalone class ``name`` for one of symrnn's ops whose ``perform`` needs only NumPy and the op's
+    ``axis``: it keeps the axis, and its ``perform`` is the op's own source (annotations dropped)."""
+    perform = textwrap.indent(_own_source(op_class.perform, "perform"), "    ")
+    return (f"class {name}:\n    \"\"\"{op_class.__module__}.{op_class.__name__}, standalone.\"\"\"\n\n"
+            f"    def __init__(self, axis):\n        self.axis = axis\n\n{perform}\n")
 
-    def __init__(self, axis):
-        self.axis = axis
 
-    def perform(self, node, inputs):
-        x, *sizes = inputs
-        if sum(int(s) for s in sizes) != x.shape[self.axis] or any(int(s) < 0 for s in sizes):
-            raise ValueError(f"split sizes {[int(s) for s in sizes]} are negative or do not add up to "
-                             f"{x.shape[self.axis]}")
-        return list(np.split(x, np.cumsum([int(s) for s in sizes])[:-1], axis=self.axis))
-''')
+_helper("_Split", lambda: _own_op(Split, "_Split"))
+_helper("_ProdOthers", lambda: _own_op(ProdOthers, "_ProdOthers"))
 
-_helper("_ProdOthers", '''
-class _ProdOthers:
-    """For each element, the product of the other elements along axis (ops.reduce.ProdOthers)."""
+_helper("STATE_SIZE", f"STATE_SIZE = {STATE_SIZE}")
+_helper("_pack_random_state", lambda: _own_source(pack_random_state, "_pack_random_state"), ("errors",))
+_helper("_unpack_random_state", lambda: _own_source(unpack_random_state, "_unpack_random_state"),
+        ("errors", "STATE_SIZE"))
 
-    def __init__(self, axis):
-        self.axis = axis
-
-    def perform(self, node, inputs):
-        (x,) = inputs
-        if x.size == 0:
-            return [np.ones_like(x)]
-        kept = [i for i in range(x.ndim) if i not in self.axis]
-        moved = np.transpose(x, kept + list(self.axis))
-        flat = moved.reshape(moved.shape[: len(kept)] + (-1,))
-        ones = np.ones(flat.shape[:-1] + (1,), dtype=x.dtype)
-        left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
-        right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
-        out = (left * right).reshape(moved.shape)
-        return [np.transpose(out, np.argsort(kept + list(self.axis))).copy()]
-''')
-
-_helper("_Draw", f'''
+_helper("_Draw", '''
 def _multinomial_rows(random, n, pvals, shape):
     """n draws per row of pvals, counted per category (ops.random._multinomial_rows)."""
     pvals = np.broadcast_to(pvals, shape)
@@ -348,15 +328,14 @@ def _legacy_integers(rng, low, high, shape):
     return out
 
 
-_DISTRIBUTIONS = {{  # name: (parameter names, draw with a Generator, draw with a legacy RandomState)
+_DISTRIBUTIONS = {  # name: (parameter names, draw with a Generator, draw with a legacy RandomState)
     "uniform": (("low", "high"), lambda g, a, b, s: g.uniform(a, b, s), lambda r, a, b, s: r.uniform(a, b, s)),
     "normal": (("avg", "std"), lambda g, a, b, s: g.normal(a, b, s), lambda r, a, b, s: r.normal(a, b, s)),
     "binomial": (("n", "p"), lambda g, a, b, s: g.binomial(a, b, s), lambda r, a, b, s: r.binomial(a, b, s)),
     "random_integers": (("low", "high"), lambda g, a, b, s: g.integers(a, b, s, endpoint=True), _legacy_integers),
     "multinomial": (("n", "pvals"), lambda g, a, b, s: _multinomial_rows(g.random, a, b, s), None),
-}}
+}
 _WORD = 0xFFFFFFFFFFFFFFFF
-_STATE_SIZE = {STATE_SIZE}
 
 
 class _Draw:
@@ -380,14 +359,14 @@ class _Draw:
             try:
                 return tuple(np.broadcast_shapes(np.shape(a), np.shape(b)))
             except ValueError:
-                raise ValueError(f"{{self.op}}: {{names[0]}} of shape {{np.shape(a)}} and {{names[1]}} of shape "
-                                 f"{{np.shape(b)}} do not broadcast together") from None
+                raise ValueError(f"{self.op}: {names[0]} of shape {np.shape(a)} and {names[1]} of shape "
+                                 f"{np.shape(b)} do not broadcast together") from None
         shape = tuple(int(d) for d in dims)
         for value, name in zip((a, b), names):
             got = np.shape(value)
             if len(got) > len(shape) or any(g not in (1, s) for g, s in zip(got[::-1], shape[::-1])):
-                raise ValueError(f"{{self.op}}: {{name}} of shape {{got}} does not broadcast to the drawn shape "
-                                 f"{{shape}}")
+                raise ValueError(f"{self.op}: {name} of shape {got} does not broadcast to the drawn shape "
+                                 f"{shape}")
         return shape
 
     def _draw_from(self, gen, a, b, dims, legacy):
@@ -403,24 +382,6 @@ class _Draw:
         return self._draw_from(gen, a, b, dims, legacy=False)
 
 
-def _pack_random_state(rng):
-    """A legacy RandomState's whole state as an int64 vector (ops.random.pack_random_state)."""
-    kind, keys, pos, has_gauss, gauss = rng.get_state(legacy=True)
-    tail = np.array([pos, has_gauss], dtype=np.int64)
-    return np.concatenate([keys.astype(np.int64), tail, np.array([gauss], dtype=np.float64).view(np.int64)])
-
-
-def _unpack_random_state(packed):
-    packed = np.asarray(packed)
-    if packed.shape != (_STATE_SIZE,) or packed.dtype != np.int64:
-        raise GraphTypeError(f"a packed RandomState is an int64 vector of length {{_STATE_SIZE}}, "
-                             f"got {{packed.dtype}} {{packed.shape}}")
-    rng = np.random.RandomState(0)
-    gauss = float(packed[_STATE_SIZE - 1:].view(np.float64)[0])
-    rng.set_state(("MT19937", packed[:624].astype(np.uint32), int(packed[624]), int(packed[625]), gauss))
-    return rng
-
-
 class _LegacyDraw(_Draw):
     """A draw with NumPy's legacy RandomState (Mersenne Twister), packed in an int64 state vector, as Theano's
     RandomStreams drew (ops.random.RandomStateDraw): returns the advanced state and the sample."""
@@ -429,7 +390,7 @@ class _LegacyDraw(_Draw):
         rng = _unpack_random_state(state)
         out = self._draw_from(rng, a, b, dims, legacy=True)
         return _pack_random_state(rng), out
-''', ("errors",))
+''', ("errors", "_pack_random_state", "_unpack_random_state"))
 
 
 # --------------------------------------------------------------------------- the table: bound object -> source
