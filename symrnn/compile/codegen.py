@@ -184,24 +184,23 @@ class CodegenContext:
             return f"{counter} == 0"
         return None
 
-    def _numba_loop(self, node: Apply, in_names: list[str],
-                    out_names: list[str]) -> list[tuple[str, Apply | None]] | None:
+    def _numba_loop(self, node: Apply, in_names: list[str], out_names: list[str], numpy_loop: Any) -> Any:
         """With ``kernels="numba"`` on the host: the lines that run loop ``node`` as one numba function while
-        its steps are small, and as the NumPy loop otherwise (:mod:`symrnn.compile.numba_loops`); None for
-        a NumPy loop only.  :attr:`loops` records which, and why."""
+        its steps are small, and as ``numpy_loop`` (the lines of the NumPy loop) otherwise
+        (:mod:`symrnn.compile.numba_loops`); else ``numpy_loop`` itself.  :attr:`loops` records which, and
+        why."""
         if self.kernels != "numba" or not self.rows_in_place:
-            return None
+            return numpy_loop
         name = node.op.info.name
         if self.profile is not None or self.guard is not None:
             why = "profile=True times each node" if self.profile is not None else "a guard checks each value"
             self.loops.append(numba_loops.LoopReport(name, "numpy", why))
-            return None
+            return numpy_loop
         try:
             loop = numba_loops.loop_source(node)
         except numba_loops.Unsupported as exc:
             self.loops.append(numba_loops.LoopReport(name, "numpy", str(exc)))
-            return None
-        numpy_loop = node.op.emit(node, in_names, out_names, self)
+            return numpy_loop
         lines, report = numba_loops.emit_loop(node, loop, in_names, out_names, self, numpy_loop)
         self.loops.append(report)
         return lines
@@ -226,8 +225,9 @@ class CodegenContext:
                 lines.append((f"_pt{index} = _clock()", node))
             self.depth += 1 if hasattr(node.op, "inner_nodes") else 0
             emit = node.op.emit if self.backend is None else self.backend.emit  # [backend hook]
-            code = self._numba_loop(node, in_names, out_names) if isinstance(node.op, Scan) else None
-            code = emit(node, in_names, out_names, self) if code is None else code
+            code = emit(node, in_names, out_names, self)
+            if isinstance(node.op, Scan):
+                code = self._numba_loop(node, in_names, out_names, code)
             self.depth -= 1 if hasattr(node.op, "inner_nodes") else 0
             if isinstance(code, str):
                 lines.extend((code_line, node) for code_line in code.splitlines())

@@ -41,7 +41,7 @@ from symrnn.ops.elemwise import Cast, Elemwise
 from symrnn.ops.fused import FusedElemwise
 from symrnn.ops.indexing import Subtensor, index_source
 from symrnn.ops.shape import Alloc, DimShuffle, Join, ShapeI
-from symrnn.scan.op import Scan, scan_length, zero_step_shapes
+from symrnn.scan.op import Scan, scan_length
 
 
 class Unsupported(Exception):
@@ -204,7 +204,6 @@ def emit_elementwise(node: Apply, body: _Body, out: str) -> None:
     """``out = f(inputs)`` for an :class:`Elemwise` or :class:`FusedElemwise` node, with the NumPy code's
     broadcasting checks (static 1s broadcast; every other size along an axis must agree)."""
     placeholders, inner_nodes, result = _scalar_graph(node)
-    outer = [body.name(v) for v in node.inputs]
     # LLVM vectorises a loop (exp and tanh included) only over arrays that numba knows to be contiguous: a
     # view (a gate's slice, a reversed sequence's row) is copied first, which costs far less than it saves.
     # The copy is made once per step: later ops read it too.
@@ -528,11 +527,12 @@ def has_math(node: Apply) -> bool:
     """Whether the body of loop ``node`` computes math that numba does one element at a time (the C
     library's: all but float32 ``exp``, ``tanh`` and ``sigmoid``, see ``numba_kernels.FLOAT32_MATH``)."""
     for inner in node.op.inner_nodes:
-        for _, nodes, _ in [_scalar_graph(inner)] if isinstance(inner.op, (Elemwise, FusedElemwise)) else []:
-            for n in nodes:
-                vectorised = n.outputs[0].dtype == "float32" and n.op.name in numba_kernels.FLOAT32_CODE
-                if n.op.name not in numba_kernels.ARITHMETIC and not isinstance(n.op, Cast) and not vectorised:
-                    return True
+        if not isinstance(inner.op, (Elemwise, FusedElemwise)):
+            continue
+        for n in _scalar_graph(inner)[1]:
+            vectorised = n.outputs[0].dtype == "float32" and n.op.name in numba_kernels.FLOAT32_CODE
+            if n.op.name not in numba_kernels.ARITHMETIC and not isinstance(n.op, Cast) and not vectorised:
+                return True
     return False
 
 
@@ -585,21 +585,9 @@ def emit_loop(node: Apply, loop: LoopSource, inputs: list[str], outputs: list[st
     if raws:
         lines.append((f"    {' = '.join(raws)} = None", node))
     for k in range(info.n_nitsot):
-        trace, out = outputs[info.n_states + k], node.outputs[info.n_states + k]
-        probe, body = ctx.bind(zero_step_shapes, "zero_step_shapes"), ctx.bind(op, "loop")
         lines += [(f"    if {n} == 0:  # zero steps", node),
-                  (f"        {trace} = xp.empty((0,) + {probe}({body}, {as_tuple}, "
-                   f"({''.join(f'{v}, ' for v in inits)}), ({''.join(f'{v}, ' for v in nonseqs)}))[{k}], "
-                   f"dtype={out.dtype!r})", node)]
-    for j in range(info.n_states):
-        if info.is_last_only(j) and info.n_init(j) > 1:  # the ring, oldest value first
-            lines.append((f"    {outputs[j]} = xp.roll({outputs[j]}, -({done} % {info.n_init(j)}), axis=0)",
-                          node))
-        elif info.has_until and not info.is_last_only(j):
-            lines.append((f"    {outputs[j]} = {outputs[j]}[:{info.n_init(j)} + {done}]", node))
-    if info.has_until:
-        for k in range(info.n_nitsot):
-            lines.append((f"    {outputs[info.n_states + k]} = {outputs[info.n_states + k]}[:{done}]", node))
+                  (f"        {outputs[info.n_states + k]} = {op.empty_trace_source(node, k, inputs, ctx)}", node)]
+    lines += [(f"    {line}", node) for line in op.after_steps_source(outputs, done)]
     lines.append(("else:", node))
     lines.append((f"    {stats}.count('numpy')", node))
     lines += [(f"    {text}", owner) for text, owner in numpy_loop]

@@ -409,27 +409,12 @@ class Scan(Op):
         lines.append((f"for {t} in range({n}):", node))
         lines += [(f"    {text}", owner) for text, owner in body]
         for k in range(info.n_nitsot):
-            trace, dtype = outputs[info.n_states + k], node.outputs[info.n_states + k].dtype
-            shape: Any = node.outputs[info.n_states + k].type.shape[1:]
-            if None in shape:  # one step's shape, worked out from the body (zero_step_shapes)
-                probe = ctx.bind(zero_step_shapes, "zero_step_shapes")
-                shape = (f"{probe}({ctx.bind(self, 'loop')}, ({''.join(f'{v}, ' for v in seqs)}), "
-                         f"({''.join(f'{v}, ' for v in inits)}), ({''.join(f'{v}, ' for v in nonseqs)}))[{k}]")
+            trace = outputs[info.n_states + k]
             lines.append((f"if {trace} is None:  # zero steps", node))
-            lines.append((f"    {trace} = xp.empty((0,) + {shape}, dtype={dtype!r})", node))
+            lines.append((f"    {trace} = {self.empty_trace_source(node, k, inputs, ctx)}", node))
         for j, name in carried.items():  # a copy: the last value may be a view of something else
             lines.append((f"{outputs[j]} = xp.array({name}, dtype={node.outputs[j].dtype!r})[None]", node))
-        steps_done = done if info.has_until else n
-        for j in range(info.n_states):
-            if info.is_last_only(j) and info.n_init(j) > 1:  # the ring, oldest value first
-                lines.append((f"{outputs[j]} = xp.roll({outputs[j]}, -({steps_done} % {info.n_init(j)}), axis=0)",
-                              node))
-        if info.has_until:
-            for j in range(info.n_states):
-                if not info.is_last_only(j):
-                    lines.append((f"{outputs[j]} = {outputs[j]}[:{info.n_init(j)} + {done}]", node))
-            for k in range(info.n_nitsot):
-                lines.append((f"{outputs[info.n_states + k]} = {outputs[info.n_states + k]}[:{done}]", node))
+        lines += [(line, node) for line in self.after_steps_source(outputs, done if info.has_until else n)]
         # The last step's names would keep their arrays (and whole sequences, through a row's view) alive
         # until the function returns: let them go now.
         step_names = [ctx.names[id(ph)] for ph in self.inner_inputs[inner["seqs"]]]
@@ -439,6 +424,33 @@ class Scan(Op):
         if step_names:
             lines.append((f"{' = '.join(dict.fromkeys(step_names))} = None", node))
         lines.append((f"# scan {label} ends", None))
+        return lines
+
+    def empty_trace_source(self, node: Apply, k: int, inputs: list[str], ctx: Any) -> str:
+        """Source of per-step output ``k``'s trace when the loop ran no step: an empty array shaped like one
+        step, from the static shape or, where that is unknown, from the body (:func:`zero_step_shapes`)."""
+        sl = self.outer_slices()
+        shape: Any = node.outputs[self.info.n_states + k].type.shape[1:]
+        if None in shape:
+            listed = ["".join(f"{v}, " for v in inputs[sl[part]]) for part in ("seqs", "inits", "nonseqs")]
+            shape = (f"{ctx.bind(zero_step_shapes, 'zero_step_shapes')}({ctx.bind(self, 'loop')}, "
+                     f"({listed[0]}), ({listed[1]}), ({listed[2]}))[{k}]")
+        return f"xp.empty((0,) + {shape}, dtype={node.outputs[self.info.n_states + k].dtype!r})"
+
+    def after_steps_source(self, outputs: list[str], steps_done: str) -> list[str]:
+        """Source lines that finish the loop's outputs once ``steps_done`` (a name) steps ran: each ring of
+        last values put oldest first and, for a loop with ``until``, each buffer and trace cut to the steps
+        that ran."""
+        info, lines = self.info, []
+        for j in range(info.n_states):
+            if info.is_last_only(j) and info.n_init(j) > 1:  # the ring, oldest value first
+                lines.append(f"{outputs[j]} = xp.roll({outputs[j]}, -({steps_done} % {info.n_init(j)}), axis=0)")
+        if info.has_until:
+            for j in range(info.n_states):
+                if not info.is_last_only(j):
+                    lines.append(f"{outputs[j]} = {outputs[j]}[:{info.n_init(j)} + {steps_done}]")
+            for k in range(info.n_nitsot):
+                lines.append(f"{outputs[info.n_states + k]} = {outputs[info.n_states + k]}[:{steps_done}]")
         return lines
 
     def _hoist_errstate(self, body: list[tuple[str, Apply | None]], lines: list[tuple[str, Apply | None]],
